@@ -1,0 +1,81 @@
+"""Shared test helpers: the conformance corpora and the installed `ssechat` command."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SHARED = Path(os.environ.get("SSECHAT_SHARED", ROOT.parent / "shared"))
+CONFORMANCE = SHARED / "conformance"
+
+
+def load_corpus(relative: str) -> list[dict[str, Any]]:
+    """The cases of one conformance corpus; skips the test when ../shared is absent."""
+    path = CONFORMANCE / relative
+    if not path.exists():
+        pytest.skip(f"conformance corpus {path} not found: put the shared folder beside the repo")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def corpus_params(relative: str) -> list[Any]:
+    """Parametrize over a corpus at collection time (one skip when it is absent)."""
+    path = CONFORMANCE / relative
+    if not path.exists():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{path} not found"))]
+    lines = path.read_text(encoding="utf-8").split("\n")
+    cases = [json.loads(line) for line in lines if line.strip()]
+    return [pytest.param(case, id=case["name"]) for case in cases]
+
+
+def case_input(case: dict[str, Any]) -> bytes:
+    if "input_b64" in case:
+        return base64.b64decode(case["input_b64"])
+    return str(case["input"]).encode("utf-8")
+
+
+def ssechat_command() -> list[str]:
+    """The installed console script (what a user runs), else `python -m ssechat`."""
+    exe = shutil.which("ssechat")
+    return [exe] if exe else [sys.executable, "-m", "ssechat"]
+
+
+def run_ssechat(
+    args: Sequence[str],
+    input: bytes | None = None,
+    *,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the installed ssechat as a subprocess, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("PYTHONUNBUFFERED", None)
+    return subprocess.run(
+        [*ssechat_command(), *args],
+        input=input if input is not None else b"",
+        capture_output=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=cwd,
+    )
+
+
+def json_lines(out: bytes) -> list[Any]:
+    return [json.loads(line) for line in out.decode("utf-8").split("\n") if line.strip()]
+
+
+@pytest.fixture
+def ssechat() -> Any:
+    return run_ssechat
