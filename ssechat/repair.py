@@ -34,6 +34,8 @@ def parse_tool_arguments(raw: str) -> tuple[Any, bool]:
     import json_repair
 
     value = json_repair.loads(raw)
-    if not isinstance(value, (dict, list)) or value in ({}, []) and raw.strip() not in ("{}", "[]"):
+    if not isinstance(value, (dict, list)) or (
+        value in ({}, []) and raw.strip() not in ("{}", "[]")
+    ):
         raise RepairError(f"cannot repair tool-call arguments: {raw[:60]!r}")
     return value, True
