@@ -12,12 +12,20 @@ type of the response. `: t=SECONDS` stands before the first line of each
 event and records when that event began to arrive, in seconds since the
 request was sent (millisecond resolution). A capture without annotations is
 still a capture: replay then uses `--delay` between events.
+
+Reading: `parse_capture(bytes)` / `read_capture(path)` give a `Capture`, its
+header and its `Segment`s (the stream's own bytes, one event each, with the
+recorded time); writing the segments in order gives back the stream without
+the annotations, and `CaptureWriter` over that stream gives back the capture.
+Any line that is an annotation is dropped wherever it stands, so a server
+comment of the exact form `: t=1.5` would be taken for one (none is known).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from typing import IO, Final
 
@@ -132,3 +140,110 @@ class CaptureWriter:
 
     def close(self) -> None:
         self.stream.close()
+
+
+_LINE_RE: Final = re.compile(rb"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of capture bytes that replay writes at one moment.
+
+    `data` is the stream's own bytes, exactly, without ssechat's annotations.
+    `time` is the recorded arrival time (None in a plain capture, and for
+    comment lines that arrived between events). `is_event` is True when the
+    segment holds field lines (an SSE event), False for comments and blank
+    lines only; faults such as `drop-after=N` count these events.
+    """
+
+    data: bytes
+    time: float | None
+    is_event: bool
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A parsed capture: its header (if annotated) and its segments in order."""
+
+    header: CaptureHeader | None
+    segments: tuple[Segment, ...]
+
+    @property
+    def status(self) -> int:
+        return self.header.status if self.header else 200
+
+    @property
+    def content_type(self) -> str:
+        return self.header.content_type if self.header else "text/event-stream"
+
+    @property
+    def timed(self) -> bool:
+        """Whether the capture carries arrival times (`: t=` annotations)."""
+        return any(segment.time is not None for segment in self.segments)
+
+    @property
+    def event_count(self) -> int:
+        return sum(segment.is_event for segment in self.segments)
+
+    def body(self) -> bytes:
+        """The response body as the server sent it: the capture without annotations."""
+        return b"".join(segment.data for segment in self.segments)
+
+
+def parse_capture(data: bytes) -> Capture:
+    """Split a capture into segments, one per event, and read its annotations.
+
+    A segment ends after the blank line that ends an event, or just before a
+    `: t=` annotation; so in an annotated capture each event is its own
+    segment with its time, and comments between events (keep-alive pings)
+    form segments without a time, written right after the event before them.
+    The annotation lines are dropped; every other byte is kept, whatever the
+    line ends, so writing the segments in order gives back the stream.
+    """
+    header: CaptureHeader | None = None
+    segments: list[Segment] = []
+    buf = bytearray()
+    time: float | None = None
+    has_fields = False
+
+    def close_segment() -> None:
+        nonlocal time, has_fields
+        if buf:
+            segments.append(Segment(bytes(buf), time, has_fields))
+            buf.clear()
+            time = None
+        has_fields = False
+
+    for match in _LINE_RE.finditer(data):
+        line = match.group()
+        content = line.rstrip(b"\r\n")
+        if content.startswith(b":"):
+            text = content[1:].decode("utf-8", "replace")
+            seconds = parse_time(text)
+            if seconds is not None:
+                close_segment()
+                time = seconds
+                continue
+            found = parse_header(text)
+            if found is not None:
+                if header is None and not segments and not buf:
+                    header = found
+                continue
+            buf += line
+        elif not content:
+            buf += line
+            if has_fields:
+                close_segment()
+        else:
+            buf += line
+            has_fields = True
+    close_segment()
+    return Capture(header, tuple(segments))
+
+
+def read_capture(path: str) -> Capture:
+    """Read and parse the capture in the file at `path` (`-` is stdin)."""
+    if path == "-":
+        return parse_capture(sys.stdin.buffer.read())
+    with open(path, "rb") as stream:
+        return parse_capture(stream.read())

@@ -1,0 +1,167 @@
+"""`ssechat replay`: a saved capture to stdout with its timing, or served over HTTP."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from ssechat.cli.common import EXAMPLES_HEADING, debug_option
+from ssechat.errors import ExitStatus, UsageError
+
+EXAMPLES = """\
+  ssechat replay capture.sse --speed 10 | ssechat parse-sse --text
+  ssechat replay examples/openai-text.sse --serve 127.0.0.1:0 --count 1 &
+  ssechat replay ok.sse --serve 8080 --fault status=429,retry-after=2 --log-requests req.jsonl
+  ssechat replay ok.sse --serve 0 --fault drop-after=3 --fault-requests 2
+
+\b
+Faults (--fault, repeatable; KEY=VALUE pairs, comma-separated, combined):
+  status=CODE[,retry-after=S]   answer CODE (300-599) with a JSON error body
+  drop-after=N[,how=reset|eof]  after N events, reset the connection (default)
+                                or close it without ending the chunked body
+  stall-after=N[,for=S]         after N events send nothing for S seconds
+                                (default: until the client gives up)
+  garbage-after=N               after N events send bytes that are not SSE,
+                                then end the response
+  slow=BYTES_PER_S              trickle the body at this rate
+"""
+
+
+_stderr_lock = threading.Lock()
+
+
+def _log(line: str) -> None:
+    """One stderr line per request; the lock keeps lines from handler threads whole."""
+    with _stderr_lock:
+        click.echo(f"ssechat: replay: {line}", err=True)
+
+
+@click.command(
+    "replay",
+    epilog=EXAMPLES_HEADING + EXAMPLES,
+    short_help="Play a capture back, to stdout or as a local HTTP server.",
+)
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Play this many times faster (0.5: twice as slow).",
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Seconds between events, instead of the recorded times "
+    "(captures without `: t=` annotations play with no delay by default).",
+)
+@click.option("--no-delay", is_flag=True, help="Play at full speed, with no waits at all.")
+@click.option(
+    "--serve",
+    metavar="[HOST:]PORT",
+    default=None,
+    help="Serve the captures over HTTP instead (port 0: a free port; host: 127.0.0.1). "
+    "The base URL is the first line of stdout; request i gets capture i, the last repeats.",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="With --serve: exit after N requests have been handled.",
+)
+@click.option(
+    "--log-requests",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    metavar="FILE",
+    help="With --serve: write each request (method, path, headers with secrets redacted, "
+    "JSON body) as a JSON line to FILE (mode 0600).",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="With --serve: inject a fault into the first requests (see below).",
+)
+@click.option(
+    "--fault-requests",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    metavar="K",
+    help="With --serve: how many requests, from the first, get the fault.",
+)
+@debug_option
+def replay_cmd(
+    files: tuple[str, ...],
+    speed: float,
+    delay: float | None,
+    no_delay: bool,
+    serve: str | None,
+    count: int | None,
+    log_requests: str | None,
+    faults: tuple[str, ...],
+    fault_requests: int,
+) -> int:
+    """Play saved SSE captures back, with their timing.
+
+    Writes each FILE to stdout as the server sent it (ssechat's `: t=` and
+    `: ssechat-capture` annotations are left out, other comments kept), at
+    the recorded times, flushing after every event. With --serve, answers
+    any GET or POST with the capture as a chunked text/event-stream (or the
+    recorded error status) until --count requests are done, SIGTERM (exit
+    0) or Ctrl-C (exit 130).
+    """
+    from ssechat import replay
+    from ssechat.capture import read_capture
+
+    timing = replay.Timing(speed=speed, delay=delay, no_delay=no_delay)
+    if serve is None:
+        used = [
+            name
+            for name, value in (
+                ("--count", count),
+                ("--log-requests", log_requests),
+                ("--fault", faults or None),
+            )
+            if value is not None
+        ]
+        if used:
+            raise UsageError(f"{', '.join(used)} only make sense with --serve")
+        captures = (read_capture(name) for name in files)
+        replay.replay_to_stream(captures, click.get_binary_stream("stdout"), timing)
+        return ExitStatus.OK
+
+    host, port = replay.parse_listen(serve)
+    config = replay.ServerConfig(
+        captures=[read_capture(name) for name in files],
+        names=list(files),
+        timing=timing,
+        fault=replay.parse_faults(faults),
+        fault_requests=fault_requests,
+        count=count,
+        log_requests=log_requests,
+        log=_log,
+    )
+    server = replay.ReplayServer(host, port, config)
+    click.echo(server.url)
+    click.get_text_stream("stdout").flush()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.stop()  # SIGTERM is how a server is asked to stop: exit 0
+
+    signal.signal(signal.SIGTERM, stop)
+    server.run()
+    return ExitStatus.OK
