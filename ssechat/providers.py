@@ -1,0 +1,468 @@
+"""Request builders for `send`: URL, headers and JSON body per provider.
+
+One table row per provider (`PROVIDERS`): its default base URL, the variable
+its key comes from, how the key is sent, the dialect its stream speaks and
+a function that builds the body from a `Prompt`. Everything here is pure
+(no network, no environment), so the request shapes are tested directly.
+
+- `openai`: POST {base}/chat/completions, `Authorization: Bearer`
+  (OPENAI_API_KEY); base https://api.openai.com/v1 (or $OPENAI_BASE_URL), model
+  gpt-4o-mini, `stream_options.include_usage` on. Any OpenAI-compatible server
+  (DeepSeek, Mistral, vLLM, Ollama's /v1, gateways) through `--base-url`.
+- `openai-responses`: POST {base}/responses, as above.
+- `anthropic`: POST {base}/v1/messages, `x-api-key` (ANTHROPIC_API_KEY) and
+  `anthropic-version: 2023-06-01`; base https://api.anthropic.com, model
+  claude-sonnet-4-5, `max_tokens` 4096 unless `--max-tokens` (the API
+  requires one); `--schema` as `output_config.format`.
+- `coze`: POST {base}/v3/chat, `Authorization: Bearer` (COZE_API_TOKEN); base
+  $COZE_API_BASE, else https://api.coze.com (the international coze.com; bots
+  made on coze.cn need https://api.coze.cn); `user_id` "ssechat" unless
+  `--user-id`, `auto_save_history` true, the prompt as additional_messages.
+- `gemini`: POST {base}/models/{model}:streamGenerateContent?alt=sse,
+  `x-goog-api-key` (GEMINI_API_KEY); base
+  https://generativelanguage.googleapis.com/v1beta, model gemini-2.5-flash.
+
+`--body` sends a full body as given, with streaming forced on (`"stream":
+true`; Gemini streams by its URL). `--tools` takes function definitions in
+OpenAI's shape (`{"type": "function", "function": {...}}`), the flat shape
+(`{"name", "description", "parameters"}`) or Anthropic's (`input_schema`) and
+translates them to each provider's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+from ssechat.errors import UsageError
+
+JSONObject = dict[str, Any]
+
+ANTHROPIC_VERSION: Final = "2023-06-01"
+ANTHROPIC_MAX_TOKENS: Final = 4096
+COZE_DEFAULT_USER: Final = "ssechat"
+SCHEMA_NAME: Final = "response"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function the model may call, in no provider's shape."""
+
+    name: str
+    description: str
+    parameters: JSONObject
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What the user asked for, from the command line."""
+
+    text: str | None = None
+    system: str | None = None
+    model: str | None = None
+    tools: tuple[Tool, ...] = ()
+    json_mode: bool = False
+    schema: JSONObject | None = None
+    max_tokens: int | None = None
+    body: JSONObject | None = None  # --body: sent as given (streaming forced)
+    # coze
+    bot_id: str | None = None
+    user_id: str | None = None
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, ready to send; `secret_headers` are never shown."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: JSONObject
+    provider: str
+    dialect: str
+    secret_headers: tuple[str, ...] = ()
+
+    def body_bytes(self) -> bytes:
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def with_headers(self, extra: Mapping[str, str]) -> Request:
+        return Request(
+            self.method,
+            self.url,
+            {**self.headers, **extra},
+            self.body,
+            self.provider,
+            self.dialect,
+            self.secret_headers,
+        )
+
+    def with_body(self, body: JSONObject) -> Request:
+        return Request(
+            self.method,
+            self.url,
+            self.headers,
+            body,
+            self.provider,
+            self.dialect,
+            self.secret_headers,
+        )
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    dialect: str
+    base_url: str
+    key_env: str
+    default_model: str | None
+    path: Callable[[Prompt, str | None], str]
+    auth: Callable[[str], dict[str, str]]
+    build: Callable[[Prompt, str | None], JSONObject]
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    base_url_env: str | None = None
+
+
+# -- helpers --------------------------------------------------------------------
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _require_text(prompt: Prompt) -> str:
+    if prompt.text is None:
+        raise UsageError("no prompt: give it as arguments or on stdin")
+    return prompt.text
+
+
+def _refuse(provider: str, what: str, hint: str = "") -> UsageError:
+    return UsageError(f"{provider} does not support {what}" + (f"; {hint}" if hint else ""))
+
+
+def parse_tools(document: Any) -> tuple[Tool, ...]:
+    """Function definitions from a --tools file (a list, or {"tools": [...]})."""
+    if isinstance(document, dict) and "tools" in document:
+        document = document["tools"]
+    if not isinstance(document, list):
+        raise UsageError("--tools: expected a JSON list of function definitions")
+    tools: list[Tool] = []
+    for item in document:
+        if not isinstance(item, dict):
+            raise UsageError("--tools: every tool must be a JSON object")
+        spec = item.get("function", item) if item.get("type", "function") == "function" else item
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise UsageError("--tools: every tool needs a name")
+        params = spec.get("parameters", spec.get("input_schema", {"type": "object"}))
+        if not isinstance(params, dict):
+            raise UsageError(f"--tools: the parameters of {spec['name']} must be a JSON object")
+        tools.append(Tool(spec["name"], str(spec.get("description", "")), params))
+    return tuple(tools)
+
+
+# -- body builders --------------------------------------------------------------
+
+
+def _openai_chat(prompt: Prompt, model: str | None) -> JSONObject:
+    messages: list[JSONObject] = []
+    if prompt.system:
+        messages.append({"role": "system", "content": prompt.system})
+    messages.append({"role": "user", "content": _require_text(prompt)})
+    body: JSONObject = {
+        "model": model,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if prompt.max_tokens is not None:
+        body["max_tokens"] = prompt.max_tokens
+    if prompt.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                },
+            }
+            for t in prompt.tools
+        ]
+    if prompt.schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": SCHEMA_NAME, "schema": prompt.schema, "strict": True},
+        }
+    elif prompt.json_mode:
+        body["response_format"] = {"type": "json_object"}
+    return body
+
+
+def _openai_responses(prompt: Prompt, model: str | None) -> JSONObject:
+    body: JSONObject = {
+        "model": model,
+        "input": [{"role": "user", "content": _require_text(prompt)}],
+        "stream": True,
+    }
+    if prompt.system:
+        body["instructions"] = prompt.system
+    if prompt.max_tokens is not None:
+        body["max_output_tokens"] = prompt.max_tokens
+    if prompt.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.parameters,
+            }
+            for t in prompt.tools
+        ]
+    if prompt.schema is not None:
+        body["text"] = {
+            "format": {
+                "type": "json_schema",
+                "name": SCHEMA_NAME,
+                "schema": prompt.schema,
+                "strict": True,
+            }
+        }
+    elif prompt.json_mode:
+        body["text"] = {"format": {"type": "json_object"}}
+    return body
+
+
+def _anthropic(prompt: Prompt, model: str | None) -> JSONObject:
+    body: JSONObject = {
+        "model": model,
+        "max_tokens": prompt.max_tokens or ANTHROPIC_MAX_TOKENS,
+        "messages": [{"role": "user", "content": _require_text(prompt)}],
+        "stream": True,
+    }
+    if prompt.system:
+        body["system"] = prompt.system
+    if prompt.tools:
+        body["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            for t in prompt.tools
+        ]
+    if prompt.schema is not None:
+        body["output_config"] = {"format": {"type": "json_schema", "schema": prompt.schema}}
+    elif prompt.json_mode:
+        raise _refuse("anthropic", "a JSON-object mode", "give a JSON schema with --schema")
+    return body
+
+
+def _coze(prompt: Prompt, model: str | None) -> JSONObject:
+    if not prompt.bot_id:
+        raise UsageError("coze needs --bot-id")
+    for given, what in (
+        (prompt.system, "--system (the bot's persona is set in the bot)"),
+        (prompt.tools, "--tools (plugins are set in the bot)"),
+        (prompt.json_mode or prompt.schema is not None, "--json or --schema"),
+        (prompt.max_tokens, "--max-tokens"),
+    ):
+        if given:
+            raise _refuse("coze", what)
+    return {
+        "bot_id": prompt.bot_id,
+        "user_id": prompt.user_id or COZE_DEFAULT_USER,
+        "stream": True,
+        "auto_save_history": True,
+        "additional_messages": [
+            {"role": "user", "content": _require_text(prompt), "content_type": "text"}
+        ],
+    }
+
+
+def _gemini(prompt: Prompt, model: str | None) -> JSONObject:
+    body: JSONObject = {"contents": [{"role": "user", "parts": [{"text": _require_text(prompt)}]}]}
+    if prompt.system:
+        body["systemInstruction"] = {"parts": [{"text": prompt.system}]}
+    if prompt.tools:
+        body["tools"] = [
+            {
+                "functionDeclarations": [
+                    {"name": t.name, "description": t.description, "parameters": t.parameters}
+                    for t in prompt.tools
+                ]
+            }
+        ]
+    config: JSONObject = {}
+    if prompt.max_tokens is not None:
+        config["maxOutputTokens"] = prompt.max_tokens
+    if prompt.schema is not None:
+        config["responseMimeType"] = "application/json"
+        config["responseJsonSchema"] = prompt.schema
+    elif prompt.json_mode:
+        config["responseMimeType"] = "application/json"
+    if config:
+        body["generationConfig"] = config
+    return body
+
+
+def _coze_path(prompt: Prompt, model: str | None) -> str:
+    if prompt.conversation_id:
+        return "/v3/chat?" + urlencode({"conversation_id": prompt.conversation_id})
+    return "/v3/chat"
+
+
+def _gemini_path(prompt: Prompt, model: str | None) -> str:
+    return f"/models/{quote(model or '', safe='.-_')}:streamGenerateContent?alt=sse"
+
+
+PROVIDERS: Final[dict[str, Provider]] = {
+    p.name: p
+    for p in (
+        Provider(
+            "openai",
+            "openai-chat",
+            "https://api.openai.com/v1",
+            "OPENAI_API_KEY",
+            "gpt-4o-mini",
+            lambda p, m: "/chat/completions",
+            _bearer,
+            _openai_chat,
+            base_url_env="OPENAI_BASE_URL",
+        ),
+        Provider(
+            "openai-responses",
+            "openai-responses",
+            "https://api.openai.com/v1",
+            "OPENAI_API_KEY",
+            "gpt-4o-mini",
+            lambda p, m: "/responses",
+            _bearer,
+            _openai_responses,
+            base_url_env="OPENAI_BASE_URL",
+        ),
+        Provider(
+            "anthropic",
+            "anthropic",
+            "https://api.anthropic.com",
+            "ANTHROPIC_API_KEY",
+            "claude-sonnet-4-5",
+            lambda p, m: "/v1/messages",
+            lambda key: {"x-api-key": key},
+            _anthropic,
+            extra_headers={"anthropic-version": ANTHROPIC_VERSION},
+            base_url_env="ANTHROPIC_BASE_URL",
+        ),
+        Provider(
+            "coze",
+            "coze",
+            "https://api.coze.com",
+            "COZE_API_TOKEN",
+            None,
+            _coze_path,
+            _bearer,
+            _coze,
+            base_url_env="COZE_API_BASE",
+        ),
+        Provider(
+            "gemini",
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta",
+            "GEMINI_API_KEY",
+            "gemini-2.5-flash",
+            _gemini_path,
+            lambda key: {"x-goog-api-key": key},
+            _gemini,
+            base_url_env="GEMINI_BASE_URL",
+        ),
+    )
+}
+
+SECRET_HEADERS: Final = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
+
+
+def base_url_for(provider: Provider, given: str | None, environ: Mapping[str, str]) -> str:
+    """--base-url, else the provider's variable (COZE_API_BASE...), else the default."""
+    url = given or (environ.get(provider.base_url_env, "") if provider.base_url_env else "")
+    return (url or provider.base_url).rstrip("/")
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """One -H 'Name: value' option."""
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
+        raise UsageError(f"-H {text!r}: expected 'Name: value'")
+    if "\r" in value or "\n" in value:
+        raise UsageError("-H: a header value cannot contain a line break")
+    return name.strip(), value.strip()
+
+
+def _force_stream(provider: Provider, body: JSONObject) -> JSONObject:
+    if provider.name == "gemini":
+        return body  # streaming is in the URL
+    return {**body, "stream": True}
+
+
+def build_request(
+    provider_name: str,
+    prompt: Prompt,
+    key: str,
+    *,
+    base_url: str,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> Request:
+    """The request for this provider and prompt (UsageError for what it cannot do)."""
+    provider = PROVIDERS[provider_name]
+    model = prompt.model or provider.default_model
+    if prompt.body is not None:
+        body = dict(prompt.body)
+        if prompt.model:
+            body["model"] = prompt.model
+        if provider.name == "gemini":
+            model = prompt.model or str(body.pop("model", "") or provider.default_model)
+        body = _force_stream(provider, body)
+    else:
+        body = provider.build(prompt, model)
+    all_headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        # Compression makes servers and proxies buffer a stream.
+        "Accept-Encoding": "identity",
+        **provider.extra_headers,
+        **provider.auth(key),
+    }
+    for name, value in headers:
+        # -H replaces a default header of the same name, whatever its case.
+        for existing in [k for k in all_headers if k.lower() == name.lower()]:
+            del all_headers[existing]
+        all_headers[name] = value
+    if provider.name == "gemini" and not prompt.body and not model:
+        raise UsageError("gemini needs --model")
+    secret = tuple(k for k in all_headers if k.lower() in SECRET_HEADERS)
+    return Request(
+        "POST",
+        base_url + provider.path(prompt, model),
+        all_headers,
+        body,
+        provider.name,
+        provider.dialect,
+        secret,
+    )
+
+
+def anthropic_prefill(request: Request, partial_text: str) -> Request | None:
+    """The request that continues an Anthropic answer cut off after `partial_text`.
+
+    The partial answer goes in as the last assistant turn, so the model
+    continues it. The API refuses trailing whitespace there, so it is
+    stripped; None when there is nothing to prefill or the body already ends
+    with an assistant turn.
+    """
+    prefill = partial_text.rstrip()
+    messages = request.body.get("messages")
+    if not prefill or not isinstance(messages, list) or not messages:
+        return None
+    last = messages[-1]
+    if not isinstance(last, dict) or last.get("role") != "user":
+        return None
+    return request.with_body(
+        {**request.body, "messages": [*messages, {"role": "assistant", "content": prefill}]}
+    )
