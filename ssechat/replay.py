@@ -458,6 +458,12 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # one line per request is written by _serve, not http.server's access log
 
+        def parse_request(self) -> bool:
+            # Recorded times count from when the request was sent: start the
+            # clock as soon as its first line is in, before headers and body.
+            self.started = time.monotonic()
+            return super().parse_request()
+
         def do_GET(self) -> None:
             self._serve()
 
@@ -467,7 +473,7 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
         # -- one request --
 
         def _serve(self) -> None:
-            started = time.monotonic()
+            started = self.started
             try:
                 body = self._read_body()
             except (ConnectionError, ValueError):
