@@ -33,10 +33,12 @@ from enum import Enum
 from typing import IO, Any, Final, Protocol
 
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
-from ssechat.events import LineWriter, json_line, raw_event_line
+from ssechat.events import JsonLinesWriter, LineWriter, TextWriter, json_line, raw_event_line
 from ssechat.keys import Redactor, StreamRedactor
+from ssechat.pipeline import Pipeline
 from ssechat.providers import Request
-from ssechat.sse import Comment, Decoder, Event, Item
+from ssechat.sse import Comment, Decoder
+from ssechat.summary import Summary
 from ssechat.transport import (
     Failure,
     HTTPFailure,
@@ -70,6 +72,7 @@ class Mode(str, Enum):
     TEXT = "text"
     EVENTS = "events"
     RAW = "raw"
+    SUMMARY = "summary"
 
 
 class Resume(str, Enum):
@@ -78,23 +81,14 @@ class Resume(str, Enum):
     OFF = "off"
 
 
-class Normalizer(Protocol):
-    """A dialect for one response: SSE events in, normalized event dicts out."""
-
-    def feed(self, events: list[Event]) -> list[dict[str, Any]]: ...
-
-    def close(self) -> list[dict[str, Any]]: ...
-
-
 class Sink(Protocol):
-    """Where normalized events are written (events.JsonLinesWriter, events.TextWriter)."""
+    """Where normalized events go (events.JsonLinesWriter, events.TextWriter, summary.Summary)."""
 
     def write(self, events: list[dict[str, Any]]) -> None: ...
 
+    def raw(self, lines: list[bytes]) -> None: ...
+
     def close(self) -> None: ...
-
-
-NormalizerFactory = Callable[[str], Normalizer]
 
 
 @dataclass
@@ -105,14 +99,6 @@ class Options:
     save: str | None = None
     flush_each: bool = True
     allow_truncated: bool = False
-
-
-def is_ping(event: Event) -> bool:
-    """Keep-alives that carry no content: `event: ping`, `{"type": "ping"}`."""
-    if event.event == "ping":
-        return True
-    data = event.data
-    return len(data) < 40 and '"ping"' in data and '"type"' in data
 
 
 @dataclass
@@ -146,6 +132,30 @@ class Fold:
         }
 
 
+class _Relay:
+    """The pipeline's sink: hands every batch to the session before the real writer."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def write(self, events: list[dict[str, Any]]) -> None:
+        self.session._normalized(events)
+
+    def raw(self, lines: list[bytes]) -> None:
+        self.session._unrecognised(lines)
+
+    def close(self) -> None:
+        pass
+
+
+class _TimedRelay(_Relay):
+    """The same, for a sink that wants arrival times (the summary)."""
+
+    def write_timed(self, events: list[dict[str, Any]], seconds: float | None) -> None:
+        self.session._seconds = seconds
+        self.session._normalized(events)
+
+
 class Session:
     """Implements `transport.Handler` for one `send` command."""
 
@@ -156,35 +166,53 @@ class Session:
         out: IO[bytes],
         notice: Callable[[str], None],
         secrets: list[str],
-        normalizer_factory: NormalizerFactory | None,
-        sink: Sink | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.request = request
         self.options = options
+        self.out = out
         self.writer = LineWriter(out, flush_each=options.flush_each)
-        self.sink = sink  # the normalized output (JSON and text modes)
         self.notice = notice
         self.redact = Redactor(secrets)
         self.secrets = secrets
-        self.normalizer_factory = normalizer_factory
         self.clock = clock
-        self.decoder = Decoder()
         self.redactor = StreamRedactor(secrets)
+        self.events_decoder = Decoder()
         self._capture_file = create_private(options.save) if options.save else None
         self._capture: CaptureWriter | None = None
         self._continuing = False
+        self._closing = False
+        self._seconds: float | None = None
+        self._content = False
+        self.sink = self._make_sink()
         self._new_response()
+
+    def _make_sink(self) -> Sink | None:
+        """The writer of the normalized events, for the modes that write them."""
+        if self.options.final or self.options.mode in (Mode.EVENTS, Mode.RAW):
+            return None
+        flush_each = self.options.flush_each
+        if self.options.mode is Mode.TEXT:
+            return TextWriter(self.out, flush_each=flush_each)
+        if self.options.mode is Mode.SUMMARY:
+            return Summary(self.out, flush_each=flush_each)
+        return JsonLinesWriter(self.out, flush_each=flush_each)
 
     # -- response state ----------------------------------------------------------
 
     def _new_response(self) -> None:
         """Forget the response so far (the start, or a restart)."""
-        factory = self.normalizer_factory
-        self.normalizer = factory(self.request.dialect) if factory else None
+        if self.options.mode is Mode.SUMMARY:
+            self.sink = self._make_sink()  # the summary of the abandoned attempt is dropped
+        relay = _TimedRelay(self) if self.options.mode is Mode.SUMMARY else _Relay(self)
+        self.pipeline = Pipeline(
+            relay,
+            clock=lambda: self.clock() - self.response_started,
+            warn=lambda message: self.notice(f"warning: {message}"),
+            name="the response",
+        )
         self.fold = Fold()
         self.begun = False  # something of this response reached stdout
-        self.content_seen = False
         self.response_started = self.clock()
         self.last_event_id = ""
         self.pending: list[dict[str, Any]] = []  # held until we know a retry replaces them
@@ -195,35 +223,39 @@ class Session:
     # -- transport.Handler -------------------------------------------------------
 
     def on_open(self, stream: Stream) -> None:
-        self.decoder = Decoder()
         self.redactor = StreamRedactor(self.secrets)
+        self.events_decoder = Decoder()
         content_type = stream.content_type.lower()
         if "json" in content_type and "event-stream" not in content_type:
             # An error body with a 2xx status (Coze answers a bad token this way).
-            body = stream.read_body()
+            body = self.redactor.feed(stream.read_body()) + self.redactor.close()
             raise HTTPFailure(
                 stream.status,
                 self.redact(error_message(body)) or "not an event stream",
                 retryable=False,
-                body=self.redactor.feed(body) + self.redactor.close(),
+                body=body,
             )
-        if not self._continuing:
+        if self._continuing:
+            # Same response, new connection: a fresh decoder, the same dialect.
+            self.pipeline.decoder = Decoder()
+        else:
             self.response_started = self.clock()
+            note = getattr(self.sink, "on_http_status", None)
+            if note is not None:
+                note(stream.status)
             self._open_capture(
                 CaptureHeader(stream.status, stream.content_type or "text/event-stream")
             )
         self._continuing = False
 
     def on_chunk(self, chunk: bytes, seconds: float) -> bool:
-        chunk = self.redactor.feed(chunk)
-        return self._process(chunk, self.decoder.feed(chunk) if chunk else [])
+        return self._process(self.redactor.feed(chunk))
 
     def on_end(self) -> None:
-        tail = self.redactor.close()
-        items = self.decoder.feed(tail) if tail else []
-        self._process(tail, items + self.decoder.close())
-        if self.normalizer is not None:
-            self._normalized(self.normalizer.close(), closing=True)
+        self._process(self.redactor.close())
+        if self.options.mode is Mode.EVENTS and not self.options.final:
+            self._event_lines(self.events_decoder.close())
+        self._close_pipeline()
         if self.truncated:
             raise StreamFailure(
                 "the stream ended before the response was complete",
@@ -271,9 +303,9 @@ class Session:
     def give_up(self, failure: BaseException) -> None:
         """No more retries: write what was held back (the error lines)."""
         cut = not isinstance(failure, (HTTPFailure, StreamFailure))
-        if cut and self.normalizer is not None and self.content_seen and not self.pending:
+        if cut and not self.pending:
             # Dropped or timed out mid-response: the dialect says what is incomplete.
-            self._normalized(self.normalizer.close(), closing=True)
+            self._close_pipeline()
         if self.pending:
             self._emit(self.pending)
         self.pending = []
@@ -292,30 +324,50 @@ class Session:
 
     # -- internals ---------------------------------------------------------------
 
-    def _process(self, chunk: bytes, items: list[Item]) -> bool:
-        if self._capture is not None and chunk:
+    def _process(self, chunk: bytes) -> bool:
+        """One read of the body: capture, raw/events output, the pipeline. True: content."""
+        if not chunk:
+            return False
+        if self._capture is not None:
             self._capture.write(chunk, self.clock() - self.response_started)
-        events = [i for i in items if isinstance(i, Event)]
-        content = any(not is_ping(e) for e in events)
-        if content:
-            self.content_seen = True
-        if self.decoder.last_event_id:
-            self.last_event_id = self.decoder.last_event_id
         if not self.options.final:
-            if self.options.mode is Mode.RAW and chunk:
+            if self.options.mode is Mode.RAW:
                 self.writer.write([chunk])
                 self.begun = True
             elif self.options.mode is Mode.EVENTS:
-                lines = [raw_event_line(i) for i in items if not isinstance(i, Comment)]
-                if lines:
-                    self.writer.write(lines)
-                    self.begun = True
-        if self.normalizer is not None and events:
-            self._normalized(self.normalizer.feed(events), closing=False)
-        return content
+                self._event_lines(self.events_decoder.feed(chunk))
+        self._content = False
+        self.pipeline.feed(chunk)
+        last_id = self.pipeline.decoder.last_event_id
+        if last_id:
+            self.last_event_id = last_id
+        return self._content
 
-    def _normalized(self, produced: list[dict[str, Any]], *, closing: bool) -> None:
-        """Write (or fold) the dialect's events; hold back the failing end of a response."""
+    def _event_lines(self, items: list[Any]) -> None:
+        lines = [raw_event_line(i) for i in items if not isinstance(i, Comment)]
+        if lines:
+            self.writer.write(lines)
+            self.begun = True
+
+    def _close_pipeline(self) -> None:
+        self._closing = True
+        try:
+            self.pipeline.close()
+        finally:
+            self._closing = False
+
+    def _unrecognised(self, lines: list[bytes]) -> None:
+        """No dialect knows the stream: the pipeline falls back to plain event lines."""
+        self._content = True
+        if self.options.mode in (Mode.JSON, Mode.TEXT) and not self.options.final:
+            self.writer.write(lines)
+            self.begun = True
+
+    def _normalized(self, produced: list[dict[str, Any]]) -> None:
+        """The dialect's events: write (or fold) them, holding back a failing end."""
+        if not produced:
+            return
+        self._content = True
         for index, event in enumerate(produced):
             if event.get("type") != "error":
                 continue
@@ -334,10 +386,10 @@ class Session:
                 )
                 if not self.stream_error_retryable:
                     continue
-            # The failing end of the response waits until we know whether a retry replaces it.
+            # The failing end waits until we know whether a retry replaces it.
             self._emit(produced[:index])
             self.pending += produced[index:]
-            if not closing and self.stream_error_retryable:
+            if not self._closing and self.stream_error_retryable:
                 raise StreamFailure(
                     self.stream_error or "error event", reason=code or "error event", retryable=True
                 )
@@ -350,12 +402,19 @@ class Session:
         if self.options.final:
             for event in events:
                 self.fold.add(event)
-        elif self.sink is not None:
-            self.sink.write(events)
-            if self.options.mode is Mode.JSON or any(
-                e.get("type") == "delta" and e.get("text") and "index" not in e for e in events
-            ):
-                self.begun = True
+            return
+        sink = self.sink
+        if sink is None:
+            return
+        timed = getattr(sink, "write_timed", None)
+        if timed is not None:
+            timed(events, self._seconds)
+        else:
+            sink.write(events)
+        if self.options.mode is not Mode.TEXT or any(
+            e.get("type") == "delta" and e.get("text") and "index" not in e for e in events
+        ):
+            self.begun = True
 
     def _finish(self) -> None:
         if self.options.final:
@@ -410,10 +469,3 @@ def run(loop: Loop, session: Session) -> None:
         raise
     finally:
         session.close()
-
-
-def pipeline_for(
-    mode: Mode, out: IO[bytes], *, flush_each: bool
-) -> tuple[NormalizerFactory | None, Sink | None]:
-    """The dialect factory and the normalized writer for this output mode."""
-    return None, None

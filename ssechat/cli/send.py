@@ -97,6 +97,12 @@ def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
 @click.option("--events", "events_mode", is_flag=True, help="Write the plain SSE events.")
 @click.option("--raw", "raw_mode", is_flag=True, help="Write the bytes exactly as received.")
 @click.option(
+    "--summary",
+    "summary_mode",
+    is_flag=True,
+    help="Write one JSON object about the response (as parse-sse --summary), for CI checks.",
+)
+@click.option(
     "--final",
     is_flag=True,
     help="Write only the complete answer at the end (one JSON object; text with --text), "
@@ -161,16 +167,17 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
     """
     from ssechat import keys, providers, send
 
-    modes = [m for m in ("text_mode", "events_mode", "raw_mode") if opts[m]]
+    modes = [m for m in ("text_mode", "events_mode", "raw_mode", "summary_mode") if opts[m]]
     if len(modes) > 1:
-        raise click.UsageError("use at most one of --text, --events and --raw")
+        raise click.UsageError("use at most one of --text, --events, --raw and --summary")
     mode = {
         "text_mode": send.Mode.TEXT,
         "events_mode": send.Mode.EVENTS,
         "raw_mode": send.Mode.RAW,
+        "summary_mode": send.Mode.SUMMARY,
     }.get(modes[0] if modes else "", send.Mode.JSON)
-    if opts["final"] and mode in (send.Mode.EVENTS, send.Mode.RAW):
-        raise click.UsageError("--final goes with the JSON output or --text, not --events/--raw")
+    if opts["final"] and mode not in (send.Mode.JSON, send.Mode.TEXT):
+        raise click.UsageError("--final goes with the JSON output or --text only")
     resume = send.Resume(opts["resume"])
     restart = resume is send.Resume.RESTART
     if restart and mode in (send.Mode.TEXT, send.Mode.RAW) and not opts["final"]:
@@ -216,7 +223,6 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
         flush_each=flush_each,
         allow_truncated=opts["allow_truncated"],
     )
-    factory, sink = send.pipeline_for(mode, out, flush_each=flush_each)
     from ssechat.transport import Loop, RetryPolicy, Timeouts
 
     loop = Loop(
@@ -232,7 +238,7 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
         log=log if state.debug else None,
         redact=redact,
     )
-    session = send.Session(request, options, out, notice, secrets, factory, sink)
+    session = send.Session(request, options, out, notice, secrets)
     send.run(loop, session)
     return ExitStatus.OK
 
