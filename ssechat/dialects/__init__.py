@@ -1,0 +1,121 @@
+"""The provider dialects: the registry, and detection from the stream itself.
+
+Each dialect is one small module turning one provider's SSE events into the
+normalized events of DESIGN.md section 3 (see `base.Dialect`). `detect()`
+names the dialect an event belongs to, from its event name and the shape of
+its JSON, in the order of the table below; the first event that tells
+decides. Events that tell nothing (`[DONE]`, `{}`, keep-alive pings) wait.
+
+| dialect          | recognised by                                                  |
+|------------------|----------------------------------------------------------------|
+| openai-responses | `response.*` event names or `type`                             |
+| anthropic        | message_start, content_block_*, message_delta/stop, ping;      |
+|                  | `{"type": "error", "error": {...}}`                            |
+| cohere           | hyphenated types: message-start, content-delta, tool-call-*... |
+| coze             | `conversation.chat.*` / `.message.*` events; `error` + `msg`   |
+| gemini           | `candidates`, `promptFeedback` or `usageMetadata` in the JSON  |
+| openai-chat      | `choices`, `"object": "chat.completion.chunk"`, `{"error": ..}` |
+| generic          | a JSON object with a `content` field                           |
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+
+from ssechat.dialects.anthropic import Anthropic
+from ssechat.dialects.base import Dialect, loads
+from ssechat.dialects.cohere import Cohere
+from ssechat.dialects.coze import Coze
+from ssechat.dialects.gemini import Gemini
+from ssechat.dialects.generic import Generic
+from ssechat.dialects.openai_chat import OpenAIChat
+from ssechat.dialects.openai_responses import OpenAIResponses
+from ssechat.sse import Event
+
+__all__ = ["DIALECTS", "NAMES", "Dialect", "create", "detect", "is_neutral"]
+
+DIALECTS: Final[dict[str, type[Dialect]]] = {
+    cls.name: cls for cls in (OpenAIChat, OpenAIResponses, Anthropic, Coze, Gemini, Cohere, Generic)
+}
+NAMES: Final = tuple(DIALECTS)
+
+_ANTHROPIC: Final = frozenset(
+    {
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+        "ping",
+    }
+)
+_COHERE: Final = frozenset(
+    {
+        "message-start",
+        "content-start",
+        "content-delta",
+        "content-end",
+        "tool-plan-delta",
+        "tool-call-start",
+        "tool-call-delta",
+        "tool-call-end",
+        "citation-start",
+        "citation-end",
+        "message-end",
+    }
+)
+_NEUTRAL_DATA: Final = frozenset({"", "[DONE]", "{}", '"[DONE]"'})
+_NEUTRAL_EVENTS: Final = frozenset({"ping", "keepalive", "keep-alive", "heartbeat"})
+
+
+def create(name: str) -> Dialect:
+    """A fresh dialect by its name (KeyError for an unknown one)."""
+    return DIALECTS[name]()
+
+
+def _payload(data: str) -> Any:
+    try:
+        return loads(data)
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+
+
+def detect(event: Event) -> str | None:
+    """The name of the dialect this event belongs to, or None when it tells nothing."""
+    name = event.event
+    payload = _payload(event.data)
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    kind = kind if isinstance(kind, str) else ""
+    if name.startswith("response.") or kind.startswith("response."):
+        return "openai-responses"
+    if name in _ANTHROPIC or kind in _ANTHROPIC:
+        return "anthropic"
+    if name in _COHERE or kind in _COHERE:
+        return "cohere"
+    if name.startswith(("conversation.chat.", "conversation.message.")):
+        return "coze"
+    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
+        payload = payload[0]  # Gemini without alt=sse: a JSON array
+    if not isinstance(payload, dict):
+        return None
+    if kind == "error" and isinstance(payload.get("error"), dict):
+        return "anthropic"
+    if name == "error" and ("msg" in payload or "code" in payload):
+        return "coze"
+    if "candidates" in payload or "promptFeedback" in payload or "usageMetadata" in payload:
+        return "gemini"
+    if "choices" in payload or payload.get("object") == "chat.completion.chunk":
+        return "openai-chat"
+    if isinstance(payload.get("error"), (dict, str)):
+        return "openai-chat"
+    if "content" in payload:
+        return "generic"
+    return None
+
+
+def is_neutral(event: Event) -> bool:
+    """An event that tells nothing either way (detection waits for the next one)."""
+    return event.data.strip() in _NEUTRAL_DATA or event.event in _NEUTRAL_EVENTS

@@ -1,0 +1,276 @@
+"""What every dialect shares: the response life cycle and tool-call assembly.
+
+A dialect turns the SSE events of one provider into normalized events
+(DESIGN.md section 3). Subclasses only read their provider's shapes; this
+module owns the rules that must be the same everywhere:
+
+- a response is `start` ... `done`, and `done` is its last line; usage comes
+  once, just before `done`;
+- an input that ends (or a new response that starts) before the end marker
+  gives `{"type": "error", "code": "truncated"}` in place of `done`, unless
+  the provider already reported an error for that response (the error is
+  then the reason it ended, and `done` follows with a null finish reason);
+- a tool call comes out once, as `tool_call`, when complete: arguments parsed
+  by `ssechat.repair.parse_tool_arguments` (`repaired: true` when repair was
+  needed; the raw string and `error` when even repair fails). A call cut off
+  by the end of the response is never repaired: it keeps the raw string and
+  `error: "incomplete"`, so that it can never look executable.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import orjson
+
+from ssechat.events import TRUNCATED, NormalizedEvent, error_event, start_event
+from ssechat.repair import RepairError, parse_tool_arguments
+from ssechat.sse import Event
+
+INCOMPLETE = "incomplete"
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+def loads(data: str) -> Any:
+    """Parse an event's data as JSON; raises ValueError when it is not JSON.
+
+    orjson first (about twice as fast as the standard library); the standard
+    library for what orjson refuses but JSON allows: integers past 64 bits
+    (Coze plugin ids) and lone surrogate escapes.
+    """
+    try:
+        return _loads(data)
+    except _JSONDecodeError:
+        return json.loads(data)
+
+
+class ToolCall:
+    """A tool call being assembled from fragments."""
+
+    __slots__ = ("choice", "custom", "id", "index", "name", "parts")
+
+    def __init__(
+        self, index: int, call_id: Any, name: Any, *, choice: int = 0, custom: bool = False
+    ) -> None:
+        self.index = index
+        self.id = call_id
+        self.name = name
+        self.choice = choice
+        self.custom = custom  # free-form input (Responses custom tools): kept as a string
+        self.parts: list[str] = []
+
+    @property
+    def raw(self) -> str:
+        return "".join(self.parts)
+
+
+class Dialect:
+    """Base class: feed SSE events in, get normalized events appended to `out`."""
+
+    name: ClassVar[str] = ""
+    cut_off_reasons: ClassVar[frozenset[str]] = frozenset()
+    """Finish reasons that mean "the model was stopped mid-output" (max tokens)."""
+
+    def __init__(self) -> None:
+        self.open = False  # a response is in progress
+        self.errored = False  # the open response reported an error
+        self.finish_reason: Any = None
+        self.usage: dict[str, Any] | None = None
+        self.calls: dict[Any, ToolCall] = {}  # open tool calls, by the dialect's key
+        # Over the whole input, for the exit status:
+        self.responses = 0
+        self.errors = 0  # error events (not counting truncation)
+        self.truncated = 0  # responses that ended without their end marker
+        self.bad_calls = 0  # tool calls with an error in otherwise complete responses
+        self.first_error: str | None = None  # for the one-line message on stderr
+
+    # -- the interface the pipeline drives -----------------------------------
+
+    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+        """Translate one SSE event; append the normalized events it gives to `out`."""
+        raise NotImplementedError
+
+    def close(self, out: list[NormalizedEvent]) -> None:
+        """End of input: a response still open is truncated (or ends, see below)."""
+        if self.open:
+            self.end(out, complete=self.errored or self.complete_at_eof())
+
+    def complete_at_eof(self) -> bool:
+        """Whether an open response is complete when the input ends (Gemini: yes)."""
+        return False
+
+    # -- the life cycle ------------------------------------------------------
+
+    def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
+        """A response starts (closing the previous one if it never ended)."""
+        if self.open:
+            self.end(out, complete=self.errored or self.complete_at_eof())
+        self.open = True
+        self.errored = False
+        self.finish_reason = None
+        self.usage = None
+        self.calls = {}
+        self.responses += 1
+        out.append(start_event(self.name, model, response_id))
+
+    def end(self, out: list[NormalizedEvent], *, complete: bool) -> None:
+        """The response is over: pending calls, usage, then `done` (or truncation)."""
+        if not self.open:
+            return
+        cut = not complete or self.finish_reason in self.cut_off_reasons
+        blame = complete and not self.errored  # else truncation or the error explains it
+        for key in list(self.calls):
+            self.finish_call(out, key, cut_off=cut, blame=blame)
+        if self.usage is not None:
+            out.append({"type": "usage", **self.usage})
+        if complete:
+            out.append({"type": "done", "finish_reason": self.finish_reason})
+        else:
+            self.truncated += 1
+            out.append(
+                error_event(
+                    f"the {self.name} stream ended without its end marker (truncated)", TRUNCATED
+                )
+            )
+        self.open = False
+        self.errored = False
+        self.calls = {}
+
+    def error(self, out: list[NormalizedEvent], message: Any, code: Any = None) -> None:
+        """An error reported by the provider inside the stream."""
+        if not isinstance(message, str) or not message:
+            message = f"{self.name} error event" + (f" ({code})" if code else "")
+        self.errors += 1
+        self.errored = True
+        if self.first_error is None:
+            self.first_error = message
+        out.append(error_event(message, code))
+
+    # -- tool calls ----------------------------------------------------------
+
+    def start_call(
+        self,
+        out: list[NormalizedEvent],
+        key: Any,
+        call: ToolCall,
+        arguments: str = "",
+    ) -> ToolCall:
+        """A new call: its first `tool_call_delta` carries the id and the name."""
+        self.calls[key] = call
+        if arguments:
+            call.parts.append(arguments)
+        delta: NormalizedEvent = {
+            "type": "tool_call_delta",
+            "index": call.index,
+            "id": call.id,
+            "name": call.name,
+            "arguments": arguments,
+        }
+        if call.choice:
+            delta["choice"] = call.choice
+        out.append(delta)
+        return call
+
+    def add_arguments(self, out: list[NormalizedEvent], call: ToolCall, fragment: str) -> None:
+        call.parts.append(fragment)
+        delta: NormalizedEvent = {
+            "type": "tool_call_delta",
+            "index": call.index,
+            "arguments": fragment,
+        }
+        if call.choice:
+            delta["choice"] = call.choice
+        out.append(delta)
+
+    def finish_call(
+        self,
+        out: list[NormalizedEvent],
+        key: Any,
+        *,
+        cut_off: bool = False,
+        raw: str | None = None,
+        blame: bool = True,
+    ) -> None:
+        """The call under `key` is complete (or cut off): emit its `tool_call`.
+
+        `raw`, when given, is the provider's authoritative full argument
+        string (Responses `.done` events), used in place of the fragments.
+        """
+        call = self.calls.pop(key, None)
+        if call is None:
+            return
+        self.emit_call(out, call, call.raw if raw is None else raw, cut_off=cut_off, blame=blame)
+
+    def emit_call(
+        self,
+        out: list[NormalizedEvent],
+        call: ToolCall,
+        raw: str,
+        *,
+        cut_off: bool = False,
+        value: Any = None,
+        parsed: bool = False,
+        blame: bool = True,
+    ) -> None:
+        """One `tool_call` line. `parsed=True`: `value` is already the arguments.
+
+        `blame=False` when the response itself was truncated or failed: the
+        call's error is then counted with that, not as a bad call.
+        """
+        event: NormalizedEvent = {
+            "type": "tool_call",
+            "index": call.index,
+            "id": call.id,
+            "name": call.name,
+        }
+        if call.choice:
+            event["choice"] = call.choice
+        if parsed or call.custom:
+            event["arguments"] = value if parsed else raw
+        elif cut_off:
+            # Never repaired: only a document that parses as it stands (an
+            # object or array is closed, so it cannot be a cut-off prefix).
+            try:
+                whole = _loads(raw)
+            except _JSONDecodeError:
+                whole = None
+            if isinstance(whole, (dict, list)):
+                event["arguments"] = whole
+            else:
+                event["arguments"] = raw
+                event["error"] = INCOMPLETE
+                if blame:
+                    self.bad_calls += 1  # cut by max tokens in a response that ended
+        else:
+            try:
+                arguments, repaired = parse_tool_arguments(raw)
+            except (RepairError, ValueError, RecursionError) as exc:
+                event["arguments"] = raw
+                event["error"] = str(exc) or "cannot repair the arguments"
+                self.bad_calls += 1
+            else:
+                event["arguments"] = arguments
+                if repaired:
+                    event["repaired"] = True
+        out.append(event)
+
+
+def usage_event_fields(
+    input_tokens: Any,
+    output_tokens: Any,
+    **more: Any,
+) -> dict[str, Any]:
+    """The `usage` fields: input and output always, the others when the provider gives them."""
+    fields: dict[str, Any] = {"input_tokens": input_tokens, "output_tokens": output_tokens}
+    for key, value in more.items():
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (providers send null freely)."""
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,167 @@
+"""coze: the Coze v3 chat stream (`/v3/chat`, submit_tool_outputs, workflow chat).
+
+Wire shape (PROVIDERS.md "coze"): `event:conversation.*` (with or without a
+space after the colon), chat objects with `status`, `usage` and
+`last_error`, message objects with `type` and `content`, ended by `event:done`
+(data `"[DONE]"`, `[DONE]` or a JSON object).
+
+| event                                   | normalized                                |
+|-----------------------------------------|-------------------------------------------|
+| conversation.chat.created / in_progress | start (id = the chat id)                  |
+| conversation.message.delta, answer      | delta (`content`), reasoning              |
+|                                         | (`reasoning_content`)                     |
+| message.completed, answer               | ignored: a snapshot of the deltas, and    |
+|                                         | sometimes a different text                |
+| message.completed, follow_up            | follow_up (a suggested next question)     |
+| message.completed, function_call        | tool_call_delta + tool_call (a plugin     |
+|                                         | Coze runs itself: no id)                  |
+| conversation.chat.requires_action       | tool_call per required call (with ids),   |
+|                                         | done (requires_action)                    |
+| conversation.chat.completed             | usage, done (finish reason = chat status) |
+| conversation.chat.failed                | error (last_error), usage, done (failed)  |
+| error                                   | error                                     |
+| done                                    | the end, unless the chat status ended it  |
+
+tool_response, verbose, knowledge and card messages are not answer text and
+are not written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+from ssechat.dialects.base import Dialect, ToolCall, as_dict, loads, usage_event_fields
+from ssechat.events import NormalizedEvent
+from ssechat.sse import Event
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+_STARTS = frozenset({"conversation.chat.created", "conversation.chat.in_progress"})
+_ENDS = frozenset(
+    {"conversation.chat.completed", "conversation.chat.failed", "conversation.chat.requires_action"}
+)
+
+
+class Coze(Dialect):
+    name: ClassVar[str] = "coze"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chat_id: Any = None
+        self.status: Any = None
+        self.call_count = 0
+
+    def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
+        super().begin(out, model, response_id)
+        self.chat_id = response_id
+        self.status = None
+        self.call_count = 0
+
+    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+        kind = event.event
+        if kind == "done":
+            if self.open:
+                self.finish_reason = self.status if self.status in _FINAL_STATUSES else None
+                self.end(out, complete=True)
+            return
+        try:
+            payload = _loads(event.data)
+        except _JSONDecodeError:
+            try:
+                payload = loads(event.data)  # ids past 64 bits
+            except ValueError:
+                return
+        if type(payload) is not dict:
+            return
+        if kind == "conversation.message.delta":
+            if not self.open:
+                self.begin(out, response_id=payload.get("chat_id"))
+            if payload.get("type") == "answer":
+                reasoning = payload.get("reasoning_content")
+                if reasoning and isinstance(reasoning, str):
+                    out.append({"type": "reasoning", "text": reasoning})
+                content = payload.get("content")
+                if content and isinstance(content, str):
+                    out.append({"type": "delta", "text": content})
+        elif kind == "conversation.message.completed":
+            self._completed_message(payload, out)
+        elif kind in _STARTS:
+            chat_id = payload.get("id")
+            if not self.open or (chat_id and self.chat_id and chat_id != self.chat_id):
+                self.begin(out, response_id=chat_id)
+            elif not self.chat_id:
+                self.chat_id = chat_id
+            self.status = payload.get("status")
+        elif kind in _ENDS:
+            self._chat_end(kind, payload, out)
+        elif kind == "error":
+            if not self.open:
+                self.begin(out)
+            message = payload.get("msg") or payload.get("message")
+            self.error(out, message or "coze error event", payload.get("code"))
+
+    def _completed_message(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        mtype = payload.get("type")
+        if mtype == "follow_up":
+            if not self.open:
+                self.begin(out, response_id=payload.get("chat_id"))
+            if payload.get("content"):
+                out.append({"type": "follow_up", "text": payload["content"]})
+        elif mtype == "function_call":
+            if not self.open:
+                self.begin(out, response_id=payload.get("chat_id"))
+            content = payload.get("content")
+            try:
+                call = loads(content) if isinstance(content, str) else content
+            except ValueError:
+                call = None
+            call = as_dict(call)
+            arguments = call.get("arguments", {})
+            if isinstance(arguments, str):
+                self._call(out, call.get("id"), call.get("name"), arguments)
+            else:
+                tool = ToolCall(self.call_count, call.get("id"), call.get("name"))
+                self.call_count += 1
+                text = orjson.dumps(arguments).decode() if arguments is not None else ""
+                self.start_call(out, tool.index, tool, text)
+                self.calls.pop(tool.index)
+                self.emit_call(out, tool, text, value=arguments, parsed=True)
+
+    def _call(self, out: list[NormalizedEvent], call_id: Any, name: Any, arguments: str) -> None:
+        tool = ToolCall(self.call_count, call_id, name)
+        self.call_count += 1
+        self.start_call(out, tool.index, tool, arguments)
+        self.finish_call(out, tool.index)
+
+    def _chat_end(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        chat_id = payload.get("id")
+        if not self.open or (chat_id and self.chat_id and chat_id != self.chat_id):
+            self.begin(out, response_id=chat_id)
+        self.status = payload.get("status")
+        if kind == "conversation.chat.requires_action":
+            action = as_dict(as_dict(payload.get("required_action")).get("submit_tool_outputs"))
+            for call in action.get("tool_calls") or ():
+                call = as_dict(call)
+                function = as_dict(call.get("function"))
+                arguments = function.get("arguments")
+                if not isinstance(arguments, str):
+                    arguments = orjson.dumps(arguments).decode() if arguments else ""
+                self._call(out, call.get("id"), function.get("name"), arguments)
+        usage = as_dict(payload.get("usage"))
+        if usage:
+            self.usage = usage_event_fields(
+                usage.get("input_count"),
+                usage.get("output_count"),
+                total_tokens=usage.get("token_count"),
+            )
+        if kind == "conversation.chat.failed":
+            error = as_dict(payload.get("last_error"))
+            self.error(out, error.get("msg") or "the chat failed", error.get("code"))
+        self.finish_reason = self.status or kind.rsplit(".", 1)[1]
+        self.end(out, complete=True)
+
+
+_FINAL_STATUSES = frozenset({"completed", "failed", "requires_action", "canceled"})

@@ -1,0 +1,226 @@
+"""openai-chat: OpenAI Chat Completions chunks and the OpenAI-compatible servers.
+
+Wire shape (PROVIDERS.md "openai-chat"): `data:` lines only, JSON with
+`choices[].delta`, ended by `data: [DONE]`. Also DeepSeek (`reasoning_content`),
+Azure (a first prompt-filter chunk with empty `choices` and id), Mistral
+(content as a list of text/thinking parts; a second tool fragment with
+`"name": ""`), Groq (usage under `x_groq`), vLLM and Ollama's `/v1`
+(`delta.reasoning`), and legacy completions (`choices[].text`).
+
+| chunk field                       | normalized                               |
+|-----------------------------------|------------------------------------------|
+| delta.content (str or parts)      | delta (index for choice > 0)             |
+| delta.reasoning_content/reasoning | reasoning                                |
+| delta.refusal                     | refusal                                  |
+| delta.tool_calls[] by index       | tool_call_delta; tool_call once the next |
+|                                   | call starts or the choice finishes       |
+| choices[].finish_reason           | done.finish_reason (choice 0; last wins) |
+| usage / x_groq.usage              | usage (prompt/completion tokens)         |
+| error                             | error                                    |
+| [DONE]                            | the end: usage, done                     |
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+from ssechat.dialects.base import Dialect, ToolCall, as_dict, loads, usage_event_fields
+from ssechat.events import NormalizedEvent
+from ssechat.sse import Event
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+def _usage(usage: dict[str, Any]) -> dict[str, Any]:
+    prompt = as_dict(usage.get("prompt_tokens_details"))
+    completion = as_dict(usage.get("completion_tokens_details"))
+    return usage_event_fields(
+        usage.get("prompt_tokens", usage.get("input_tokens")),
+        usage.get("completion_tokens", usage.get("output_tokens")),
+        total_tokens=usage.get("total_tokens"),
+        reasoning_tokens=completion.get("reasoning_tokens"),
+        cached_tokens=prompt.get("cached_tokens", usage.get("prompt_cache_hit_tokens")),
+    )
+
+
+class OpenAIChat(Dialect):
+    name: ClassVar[str] = "openai-chat"
+    cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"length", "content_filter"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.response_id = ""
+        self.finishes: dict[int, Any] = {}
+        self.started_calls: dict[int, int] = {}  # calls started per choice
+        self.last_call: dict[int, ToolCall] = {}  # per choice, for fragments without an index
+
+    def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
+        super().begin(out, model, response_id)
+        self.response_id = response_id or ""
+        self.finishes = {}
+        self.started_calls = {}
+        self.last_call = {}
+
+    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+        data = event.data
+        try:
+            chunk = _loads(data)
+        except _JSONDecodeError:
+            self._not_json(data, out)
+            return
+        if type(chunk) is not dict:
+            return
+        if not self.open:
+            if not (chunk.get("id") or chunk.get("choices") or chunk.get("error")):
+                return  # Azure's prompt-filter chunk: nothing to say yet
+            self.begin(out, chunk.get("model"), chunk.get("id"))
+        elif self.finishes and chunk.get("id") and chunk["id"] != self.response_id:
+            # A finished response followed by another one without `[DONE]` in
+            # between. Ids are compared only after a finish, because some
+            # servers are not consistent with ids inside one response.
+            self.begin(out, chunk.get("model"), chunk.get("id"))
+        choices = chunk.get("choices")
+        if choices:
+            for choice in choices:
+                delta = choice.get("delta")
+                index = choice.get("index") or 0
+                if delta:
+                    content = delta.get("content")
+                    if content and len(delta) == 1 and type(content) is str:
+                        # The hot path: one text fragment and nothing else.
+                        if index:
+                            out.append({"type": "delta", "text": content, "index": index})
+                        else:
+                            out.append({"type": "delta", "text": content})
+                    else:
+                        self._delta(delta, content, index, out)
+                elif choice.get("text"):  # legacy completions
+                    self._text(out, "delta", choice["text"], index)
+                finish = choice.get("finish_reason")
+                if finish:
+                    self._finish_choice(out, index, finish)
+        usage = chunk.get("usage") or as_dict(chunk.get("x_groq")).get("usage")
+        if usage and type(usage) is dict:
+            self.usage = _usage(usage)
+        error = chunk.get("error")
+        if error:
+            if isinstance(error, dict):
+                self.error(out, error.get("message"), error.get("code") or error.get("type"))
+            else:
+                self.error(out, str(error))
+
+    def _not_json(self, data: str, out: list[NormalizedEvent]) -> None:
+        text = data.strip()
+        if text == "[DONE]":
+            if self.open:
+                if self.finish_reason is None and self.finishes:
+                    self.finish_reason = list(self.finishes.values())[-1]
+                self.end(out, complete=True)
+            return
+        if not text:
+            return
+        try:
+            loads(data)  # JSON that only the standard library reads (huge integers)
+        except ValueError:
+            if not self.open:
+                self.begin(out)
+            self.error(out, f"an event's data is not JSON: {text[:80]!r}", "invalid_json")
+
+    def _text(self, out: list[NormalizedEvent], kind: str, text: str, index: int) -> None:
+        if index:
+            out.append({"type": kind, "text": text, "index": index})
+        else:
+            out.append({"type": kind, "text": text})
+
+    def _delta(
+        self, delta: dict[str, Any], content: Any, index: int, out: list[NormalizedEvent]
+    ) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning and isinstance(reasoning, str):
+            self._text(out, "reasoning", reasoning, index)
+        if content:
+            if isinstance(content, str):
+                self._text(out, "delta", content, index)
+            elif isinstance(content, list):
+                self._content_parts(content, index, out)
+        refusal = delta.get("refusal")
+        if refusal and isinstance(refusal, str):
+            self._text(out, "refusal", refusal, index)
+        calls = delta.get("tool_calls")
+        if calls and isinstance(calls, list):
+            for fragment in calls:
+                if isinstance(fragment, dict):
+                    self._tool_fragment(fragment, index, out)
+        legacy = delta.get("function_call")
+        if legacy and isinstance(legacy, dict):
+            self._tool_fragment({"index": 0, "function": legacy}, index, out)
+
+    def _content_parts(self, parts: list[Any], index: int, out: list[NormalizedEvent]) -> None:
+        """Mistral/Magistral: content as [{"type": "text"|"thinking", ...}]."""
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            kind = part.get("type")
+            if kind == "text" and part.get("text"):
+                self._text(out, "delta", part["text"], index)
+            elif kind == "thinking":
+                thinking = part.get("thinking")
+                pieces = thinking if isinstance(thinking, list) else [thinking]
+                for piece in pieces:
+                    text = piece.get("text") if isinstance(piece, dict) else piece
+                    if text and isinstance(text, str):
+                        self._text(out, "reasoning", text, index)
+
+    def _tool_fragment(
+        self, fragment: dict[str, Any], choice: int, out: list[NormalizedEvent]
+    ) -> None:
+        function = as_dict(fragment.get("function"))
+        call_id = fragment.get("id") or None
+        name = function.get("name") or None
+        arguments = function.get("arguments")
+        if arguments is None:
+            arguments = ""
+        elif not isinstance(arguments, str):  # some servers send an object
+            arguments = orjson.dumps(arguments).decode()
+        index = fragment.get("index")
+        if not isinstance(index, int):
+            last = self.last_call.get(choice)
+            same = last is not None and (not call_id or call_id == last.id)
+            if same and last in self.calls.values():
+                assert last is not None
+                index = last.index
+            else:
+                index = self.started_calls.get(choice, 0)
+        key = (choice, index)
+        call = self.calls.get(key)
+        if call is not None and call_id and call.id and call_id != call.id:
+            self.finish_call(out, key)  # a server that reuses the index for the next call
+            call = None
+        if call is None:
+            if not (call_id or name or arguments):
+                return  # an empty fragment for a call already complete
+            # A new call: the calls before it in this choice are complete.
+            for other in [k for k, c in self.calls.items() if c.choice == choice]:
+                self.finish_call(out, other)
+            call = ToolCall(index, call_id, name, choice=choice)
+            self.started_calls[choice] = self.started_calls.get(choice, 0) + 1
+            self.last_call[choice] = call
+            self.start_call(out, key, call, arguments)
+            return
+        if name and not call.name:
+            call.name = name  # Mistral repeats "name": "" later: never overwrite
+        if call_id and not call.id:
+            call.id = call_id
+        if arguments:
+            self.add_arguments(out, call, arguments)
+
+    def _finish_choice(self, out: list[NormalizedEvent], index: int, finish: Any) -> None:
+        self.finishes[index] = finish
+        if index == 0:
+            self.finish_reason = finish
+        cut = finish in self.cut_off_reasons
+        for key in [k for k, c in self.calls.items() if c.choice == index]:
+            self.finish_call(out, key, cut_off=cut)

@@ -1,0 +1,190 @@
+"""openai-responses: the OpenAI Responses API stream.
+
+Wire shape (PROVIDERS.md "openai-responses"): `event: response.*` with the
+same `type` in the JSON; response.created first, then output items, ended by
+response.completed, response.incomplete or response.failed. There is no
+`[DONE]`.
+
+| event                                     | normalized                           |
+|-------------------------------------------|--------------------------------------|
+| response.created / in_progress / queued   | start (model, id)                    |
+| response.output_text.delta                | delta                                |
+| response.refusal.delta                    | refusal                              |
+| response.reasoning_summary_text.delta,    | reasoning                            |
+| response.reasoning_text.delta             |                                      |
+| output_item.added: function_call,         | tool_call_delta (id = call_id, name) |
+| custom_tool_call                          |                                      |
+| function_call_arguments.delta,            | tool_call_delta                      |
+| custom_tool_call_input.delta              |                                      |
+| function_call_arguments.done,             | tool_call (the full arguments given  |
+| custom_tool_call_input.done, item.done    | there win over the fragments)        |
+| response.completed / incomplete / failed  | usage, done (= response.status)      |
+| error                                     | error (flat or nested `error`)       |
+
+`output_text.done` and `content_part.*` repeat the text and are ignored.
+Hosted tools (web search, file search, code interpreter, MCP...) are other
+item types and not client tool calls. Custom tools keep their free-form
+input as a string.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+from ssechat.dialects.base import Dialect, ToolCall, as_dict, usage_event_fields
+from ssechat.events import NormalizedEvent
+from ssechat.sse import Event
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+_TEXT = {
+    "response.output_text.delta": "delta",
+    "response.refusal.delta": "refusal",
+    "response.reasoning_summary_text.delta": "reasoning",
+    "response.reasoning_text.delta": "reasoning",
+}
+_ARGUMENT_DELTAS = frozenset(
+    {"response.function_call_arguments.delta", "response.custom_tool_call_input.delta"}
+)
+_ARGUMENT_DONES = {
+    "response.function_call_arguments.done": "arguments",
+    "response.custom_tool_call_input.done": "input",
+}
+_CALL_ITEMS = {"function_call": "arguments", "custom_tool_call": "input"}
+_STARTS = frozenset({"response.created", "response.in_progress", "response.queued"})
+_ENDS = {
+    "response.completed": "completed",
+    "response.incomplete": "incomplete",
+    "response.failed": "failed",
+}
+
+
+class OpenAIResponses(Dialect):
+    name: ClassVar[str] = "openai-responses"
+    cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"incomplete"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.response_id: Any = None
+        self.by_item: dict[Any, Any] = {}  # item id -> call key (the output index)
+
+    def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
+        super().begin(out, model, response_id)
+        self.response_id = response_id
+        self.by_item = {}
+
+    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+        try:
+            payload = _loads(event.data)
+        except _JSONDecodeError:
+            return
+        if type(payload) is not dict:
+            return
+        kind = payload.get("type") or event.event
+        text_kind = _TEXT.get(kind)
+        if text_kind is not None:
+            text = payload.get("delta")
+            if text and isinstance(text, str):
+                if not self.open:
+                    self.begin(out)
+                out.append({"type": text_kind, "text": text})
+        elif kind in _ARGUMENT_DELTAS:
+            call = self._call(payload)
+            fragment = payload.get("delta")
+            if call is not None and fragment and isinstance(fragment, str):
+                self.add_arguments(out, call, fragment)
+        elif kind in _STARTS:
+            # Only response.created starts a response when one is open: some
+            # proxies (GitHub Copilot) give in_progress another id.
+            response = as_dict(payload.get("response"))
+            if not self.open or kind == "response.created":
+                self.begin(out, response.get("model"), response.get("id"))
+        elif kind == "response.output_item.added":
+            self._item_added(payload, out)
+        elif kind in _ARGUMENT_DONES:
+            key = self._key(payload)
+            raw = payload.get(_ARGUMENT_DONES[kind])
+            if key in self.calls:
+                self.finish_call(out, key, raw=raw if isinstance(raw, str) else None)
+        elif kind == "response.output_item.done":
+            self._item_done(payload, out)
+        elif kind in _ENDS:
+            self._end(kind, payload, out)
+        elif kind == "error":
+            if not self.open:
+                self.begin(out)
+            nested = as_dict(payload.get("error"))
+            self.error(
+                out,
+                payload.get("message") or nested.get("message"),
+                payload.get("code") or nested.get("code") or nested.get("type"),
+            )
+
+    def _key(self, payload: dict[str, Any]) -> Any:
+        # Calls are keyed by output index; item ids map to it (some proxies
+        # rotate item ids, so the index is the fallback).
+        key = self.by_item.get(payload.get("item_id"))
+        return payload.get("output_index") if key is None else key
+
+    def _call(self, payload: dict[str, Any]) -> ToolCall | None:
+        return self.calls.get(self._key(payload))
+
+    def _item_added(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        item = as_dict(payload.get("item"))
+        field = _CALL_ITEMS.get(str(item.get("type")))
+        if field is None:
+            return
+        if not self.open:
+            self.begin(out)
+        index = payload.get("output_index")
+        if not isinstance(index, int):
+            index = len(self.by_item)
+        self.by_item[item.get("id")] = index
+        call = ToolCall(
+            index,
+            item.get("call_id") or item.get("id"),
+            item.get("name"),
+            custom=item.get("type") == "custom_tool_call",
+        )
+        initial = item.get(field)
+        self.start_call(out, index, call, initial if isinstance(initial, str) else "")
+
+    def _item_done(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        item = as_dict(payload.get("item"))
+        field = _CALL_ITEMS.get(str(item.get("type")))
+        if field is None:
+            return
+        key = self.by_item.get(item.get("id"), payload.get("output_index"))
+        raw = item.get(field)
+        raw = raw if isinstance(raw, str) else None
+        if key in self.calls:
+            self.finish_call(out, key, raw=raw)
+        elif key not in self.by_item.values():
+            # A call seen only whole (no output_item.added before it).
+            self._item_added(payload, out)
+            key = self.by_item.get(item.get("id"), payload.get("output_index"))
+            self.finish_call(out, key, raw=raw)
+
+    def _end(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        response = as_dict(payload.get("response"))
+        if not self.open:
+            self.begin(out, response.get("model"), response.get("id"))
+        self.finish_reason = response.get("status") or _ENDS[kind]
+        usage = as_dict(response.get("usage"))
+        if usage:
+            self.usage = usage_event_fields(
+                usage.get("input_tokens"),
+                usage.get("output_tokens"),
+                total_tokens=usage.get("total_tokens"),
+                reasoning_tokens=as_dict(usage.get("output_tokens_details")).get(
+                    "reasoning_tokens"
+                ),
+                cached_tokens=as_dict(usage.get("input_tokens_details")).get("cached_tokens"),
+            )
+        error = as_dict(response.get("error"))
+        if kind == "response.failed" and not self.errored:
+            self.error(out, error.get("message") or "the response failed", error.get("code"))
+        self.end(out, complete=True)

@@ -1,0 +1,347 @@
+"""The normalizing pipeline: bytes -> SSE decoder -> dialect -> sink.
+
+One object per input stream, fed bytes as they arrive (`feed`), finished
+with `close()`, which reports the `Outcome` the exit status is computed
+from. `parse-sse` drives it from files and stdin; `send` drives the very same
+object from the HTTP body, so both normalize alike. The sink is a writer of
+`ssechat.events` or the summary of `ssechat.summary`.
+
+Around the decoder and the dialect, the pipeline handles what real inputs
+carry besides SSE:
+
+- `curl -i` output: an HTTP status line and headers before the body are
+  skipped (a warning says so when the status is not 2xx);
+- a JSON document where a stream was expected (an HTTP error body) becomes
+  one `error` event;
+- a stream no dialect recognises falls back to `--events` lines, with one
+  warning.
+
+The loop for the common case (a known dialect, no timing) is kept lean: per
+SSE event, one type check and one call into the dialect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ssechat import dialects
+from ssechat.capture import parse_header, parse_time
+from ssechat.dialects.base import Dialect, as_dict, loads
+from ssechat.events import EventSink, NormalizedEvent, error_event, raw_event_line
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Decoder, Event, Item, Retry
+
+PENDING_LIMIT: Final = 16  # events that tell nothing, kept while the dialect is unknown
+HEAD_LIMIT: Final = 64 * 1024  # bytes of HTTP headers we wait for before giving up
+BODY_LIMIT: Final = 1024 * 1024  # bytes kept in case the input is a JSON error body
+_BLANK_LINE: Final = re.compile(rb"\r?\n\r?\n")
+_STATUS_LINE: Final = re.compile(rb"HTTP/\S+[ \t]+(\d{3})")
+# What a dialect may raise on JSON of an unexpected shape (a list where an
+# object was expected...): reported as an error event, never a crash.
+_MALFORMED: Final = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
+@dataclass
+class Outcome:
+    """What one input stream held, for the exit status and the messages."""
+
+    dialect: str | None = None
+    recognized: bool = True
+    responses: int = 0
+    errors: int = 0
+    truncated: int = 0
+    bad_calls: int = 0
+    http_status: int | None = None
+    first_error: str | None = None
+
+
+class Pipeline:
+    """Normalize one input stream: `feed(bytes)` as it arrives, then `close()`.
+
+    `sink` receives the normalized events (`write`), or `--events` lines
+    (`raw`) when no dialect recognises the stream. A sink with a
+    `write_timed(events, seconds)` method (the summary) is called once per
+    SSE event with its arrival time instead: from capture annotations when
+    the input has them, else from `clock` (seconds since the request, or
+    since the pipeline started for live input), else None.
+    """
+
+    def __init__(
+        self,
+        sink: EventSink,
+        *,
+        dialect: str | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        dispatch_at_eof: bool = True,
+        clock: Callable[[], float] | None = None,
+        warn: Callable[[str], None] = _ignore,
+        name: str = "<stdin>",
+    ) -> None:
+        self.sink = sink
+        self.warn = warn
+        self.name = name
+        self._write_timed: Callable[..., None] | None = getattr(sink, "write_timed", None)
+        self.decoder = Decoder(
+            max_event_bytes=max_event_bytes,
+            dispatch_at_eof=dispatch_at_eof,
+            comments=self._write_timed is not None,
+        )
+        self.dialect: Dialect | None = dialects.create(dialect) if dialect else None
+        self.raw_mode = False
+        self.clock = clock
+        self.now: float | None = None
+        self._annotated = False
+        self._pending: list[Event | Retry] = []
+        self._head: bytearray | None = bytearray()  # until HTTP headers are ruled out
+        self._body: bytearray | None = bytearray()  # until an event comes: a JSON body?
+        self.outcome = Outcome()
+
+    # -- input -----------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> None:
+        """Decode and normalize one read of input, and write what it completes."""
+        if self.clock is not None and not self._annotated:
+            self.now = self.clock()
+        if self._head is not None:
+            chunk = self._skip_http_head(chunk, final=False)
+            if not chunk:
+                return
+        if self._body is not None:
+            self._keep_body(chunk)
+        items = self.decoder.feed(chunk)
+        if items:
+            self._items(items)
+
+    def close(self) -> Outcome:
+        """End of input: finish the open response and report the outcome."""
+        if self._head is not None:
+            rest = self._skip_http_head(b"", final=True)
+            if rest:
+                if self._body is not None:
+                    self._keep_body(rest)
+                self._items(self.decoder.feed(rest))
+        self._items(self.decoder.close())
+        outcome = self.outcome
+        if self.dialect is None and not self.raw_mode:
+            if self._pending:
+                self._fall_back(None)
+            elif self.decoder.events_dispatched == 0:
+                self._no_events()
+        if self.dialect is not None:
+            out: list[NormalizedEvent] = []
+            self.dialect.close(out)
+            self._emit(out)
+            dialect = self.dialect
+            outcome.dialect = dialect.name
+            outcome.responses = dialect.responses
+            outcome.errors += dialect.errors
+            outcome.truncated = dialect.truncated
+            outcome.bad_calls = dialect.bad_calls
+            outcome.first_error = outcome.first_error or dialect.first_error
+        return outcome
+
+    # -- the event loop ----------------------------------------------------------
+
+    def _items(self, items: list[Item]) -> None:
+        if self._body is not None and self.decoder.events_dispatched:
+            self._body = None
+        dialect = self.dialect
+        if dialect is None or self._write_timed is not None or self.raw_mode:
+            self._items_slow(items)
+            return
+        out: list[NormalizedEvent] = []
+        feed = dialect.feed
+        for item in items:
+            if type(item) is Event:
+                try:
+                    feed(item, out)
+                except _MALFORMED as exc:
+                    self._malformed(dialect, item, exc, out)
+        if out:
+            self.sink.write(out)
+
+    def _items_slow(self, items: list[Item]) -> None:
+        """Detection, timing annotations and the raw fallback: one item at a time."""
+        raw_lines: list[bytes] = []
+        batch: list[NormalizedEvent] = []
+        for item in items:
+            if type(item) is Comment:
+                self._comment(item.text)
+                continue
+            if self.raw_mode:
+                raw_lines.append(raw_event_line(item))  # type: ignore[arg-type]
+                continue
+            if self.dialect is None and not self._detect(item):  # type: ignore[arg-type]
+                continue
+            if type(item) is not Event:
+                continue
+            dialect = self.dialect
+            assert dialect is not None
+            out: list[NormalizedEvent] = []
+            try:
+                dialect.feed(item, out)
+            except _MALFORMED as exc:
+                self._malformed(dialect, item, exc, out)
+            if self._write_timed is not None:
+                self._write_timed(out, self.now)
+            else:
+                batch.extend(out)
+        if raw_lines:
+            self.sink.raw(raw_lines)
+        if batch:
+            self.sink.write(batch)
+
+    def _detect(self, item: Event | Retry) -> bool:
+        """Find the dialect; True when `item` should now go to it."""
+        if type(item) is not Event:
+            self._pending.append(item)
+            return False
+        name = dialects.detect(item)
+        if name is None:
+            if dialects.is_neutral(item) and len(self._pending) < PENDING_LIMIT:
+                self._pending.append(item)
+                return False
+            self._fall_back(item)
+            return False
+        self.dialect = dialects.create(name)
+        pending, self._pending = self._pending, []
+        for earlier in pending:
+            if type(earlier) is Event:
+                out: list[NormalizedEvent] = []
+                self.dialect.feed(earlier, out)
+                if self._write_timed is not None:
+                    self._write_timed(out, self.now)
+                elif out:
+                    self.sink.write(out)
+        return True
+
+    def _fall_back(self, item: Event | None) -> None:
+        self.raw_mode = True
+        self.outcome.recognized = False
+        self.warn(
+            f"{self.name}: no dialect recognises this stream; writing plain events "
+            "(as --events); --dialect NAME forces one"
+        )
+        lines = [raw_event_line(earlier) for earlier in self._pending]
+        self._pending = []
+        if item is not None:
+            lines.append(raw_event_line(item))
+        if lines:
+            self.sink.raw(lines)
+
+    def _emit(self, out: list[NormalizedEvent]) -> None:
+        """Events that no SSE event gave (the end of input, a JSON error body)."""
+        if not out:
+            return
+        if self._write_timed is not None:
+            self._write_timed(out, self.now, False)
+        else:
+            self.sink.write(out)
+
+    def _malformed(
+        self, dialect: Dialect, item: Event, exc: Exception, out: list[NormalizedEvent]
+    ) -> None:
+        if not dialect.open:
+            dialect.begin(out)
+        dialect.error(
+            out,
+            f"an {item.event!r} event has an unexpected shape for {dialect.name}: "
+            f"{type(exc).__name__}: {exc}",
+            "malformed",
+        )
+
+    # -- what comes around the stream -------------------------------------------
+
+    def _comment(self, text: str) -> None:
+        seconds = parse_time(text)
+        if seconds is not None:
+            self._annotated = True
+            self.now = seconds
+            return
+        header = parse_header(text)
+        if header is not None:
+            self._status(header.status)
+
+    def _status(self, status: int) -> None:
+        self.outcome.http_status = status
+        note = getattr(self.sink, "on_http_status", None)
+        if note is not None:
+            note(status)
+        if not 200 <= status < 300:
+            self.warn(f"{self.name}: the response's HTTP status was {status}")
+
+    def _skip_http_head(self, chunk: bytes, *, final: bool) -> bytes:
+        """Drop `curl -i`'s status line and headers (all blocks: 100 Continue, proxies)."""
+        head = self._head
+        assert head is not None
+        head += chunk
+        status = None
+        while True:
+            if len(head) < 5 and not final and b"HTTP/".startswith(bytes(head)):
+                return b""  # too short to tell yet
+            if not head.startswith(b"HTTP/"):
+                break
+            blank = _BLANK_LINE.search(head)
+            if blank is None:
+                if final or len(head) > HEAD_LIMIT:
+                    break
+                return b""
+            match = _STATUS_LINE.match(head)
+            if match:
+                status = int(match.group(1))
+            del head[: blank.end()]
+        self._head = None
+        if status is not None:
+            self._status(status)
+        return bytes(head)
+
+    def _keep_body(self, chunk: bytes) -> None:
+        body = self._body
+        assert body is not None
+        if len(body) + len(chunk) > BODY_LIMIT:
+            self._body = None
+        else:
+            body += chunk
+
+    def _no_events(self) -> None:
+        """No SSE event at all: a JSON error body, something else, or nothing."""
+        body = bytes(self._body or b"").strip()
+        if body[:1] in (b"{", b"["):
+            try:
+                document = loads(body.decode("utf-8", "replace"))
+            except ValueError:
+                document = None
+            if document is not None:
+                message, code = _error_in(document)
+                self.outcome.errors += 1
+                self.outcome.first_error = message
+                self._emit([error_event(message, code)])
+                return
+        if not self.decoder.looks_like_sse:
+            self.warn(f"{self.name} does not look like SSE (no field or comment lines)")
+
+
+def _error_in(document: Any) -> tuple[str, Any]:
+    """The message and code of a JSON error body, in the shapes providers use."""
+    if isinstance(document, list) and document:
+        document = document[0]  # Gemini answers some errors with an array
+    body = as_dict(document)
+    error = body.get("error")
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("msg")
+        code = error.get("code") or error.get("type") or error.get("status")
+    else:
+        message = error if isinstance(error, str) else body.get("message") or body.get("msg")
+        code = body.get("code") or body.get("type") or body.get("status")
+        detail = body.get("detail")
+        if not message and detail:
+            message = detail if isinstance(detail, str) else str(detail)
+    if not isinstance(message, str) or not message:
+        message = "the input is a JSON document, not an SSE stream"
+    return message, code
