@@ -156,3 +156,28 @@ def test_multibyte_characters_split_anywhere(text: str, step: int) -> None:
     pieces = [data[i : i + step] for i in range(0, len(data), step)]
     got = decode_all(pieces)
     assert got == [Event("message", clean, "")]
+
+
+# -- the `--events` encoding of what the decoder yields ------------------------
+# (events.raw_event_lines has a batch fast path; it must equal the one-by-one lines)
+
+_values = st.text(max_size=8) | st.sampled_from(["", 'a"},{"event":"x', "\\", "\u2028", "\x00", "\ud800"])
+decoder_items = st.lists(
+    st.one_of(
+        st.builds(Event, st.sampled_from(["message", "ping"]) | _values, _values, _values),
+        st.builds(Retry, st.integers(0, 10**6)),
+        st.builds(Comment, _values),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(decoder_items, st.booleans())
+def test_batch_lines_equal_one_by_one_lines(items: list[Any], uniform: bool) -> None:
+    from ssechat.events import raw_event_line, raw_event_lines
+
+    if uniform:  # the commonest read: Events of one type and one id
+        items = [Event("message", item.data, "7") for item in items if isinstance(item, Event)]
+    expected = b"".join(raw_event_line(i) for i in items if not isinstance(i, Comment))
+    assert b"".join(raw_event_lines(items)) == expected
