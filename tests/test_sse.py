@@ -161,7 +161,9 @@ def test_multibyte_characters_split_anywhere(text: str, step: int) -> None:
 # -- the `--events` encoding of what the decoder yields ------------------------
 # (events.raw_event_lines has a batch fast path; it must equal the one-by-one lines)
 
-_values = st.text(max_size=8) | st.sampled_from(["", 'a"},{"event":"x', "\\", "\u2028", "\x00", "\ud800"])
+_values = st.text(max_size=8) | st.sampled_from(
+    ["", 'a"},{"event":"x', "\\", "\u2028", "\x00", "\ud800"]
+)
 decoder_items = st.lists(
     st.one_of(
         st.builds(Event, st.sampled_from(["message", "ping"]) | _values, _values, _values),
