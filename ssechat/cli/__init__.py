@@ -21,6 +21,7 @@ import click
 from ssechat import __version__
 from ssechat.cli.common import EXAMPLES_HEADING, ReaderGone, SsechatGroup, debug_option, state
 from ssechat.cli.parse_sse import parse_sse_cmd
+from ssechat.cli.repair_json import repair_json_cmd
 from ssechat.cli.replay import replay_cmd
 from ssechat.cli.send import send_cmd
 from ssechat.errors import ExitStatus, Interrupted, SsechatError
@@ -48,6 +49,7 @@ def cli() -> None:
 
 
 cli.add_command(parse_sse_cmd)
+cli.add_command(repair_json_cmd)
 cli.add_command(replay_cmd)
 cli.add_command(send_cmd)
 
