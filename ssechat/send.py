@@ -211,6 +211,7 @@ class Session:
             warn=lambda message: self.notice(f"warning: {message}"),
             name="the response",
         )
+        self._pipeline_closed = False
         self.fold = Fold()
         self.begun = False  # something of this response reached stdout
         self.response_started = self.clock()
@@ -237,7 +238,10 @@ class Session:
             )
         if self._continuing:
             # Same response, new connection: a fresh decoder, the same dialect.
-            self.pipeline.decoder = Decoder()
+            old = self.pipeline.decoder
+            self.pipeline.decoder = Decoder(
+                max_event_bytes=old.max_event_bytes, comments=old.comments
+            )
         else:
             self.response_started = self.clock()
             note = getattr(self.sink, "on_http_status", None)
@@ -255,6 +259,13 @@ class Session:
         self._process(self.redactor.close())
         if self.options.mode is Mode.EVENTS and not self.options.final:
             self._event_lines(self.events_decoder.close())
+        if self._cut_short():
+            # Not closed yet: a continuation feeds the same dialect; give_up closes it.
+            raise StreamFailure(
+                "the stream ended before the response was complete",
+                reason="truncated",
+                retryable=True,
+            )
         self._close_pipeline()
         if self.truncated:
             raise StreamFailure(
@@ -269,6 +280,17 @@ class Session:
                 retryable=self.stream_error_retryable,
             )
         self._finish()
+
+    def _cut_short(self) -> bool:
+        """The body ended inside a response (no end marker), as far as the dialect knows."""
+        dialect = self.pipeline.dialect
+        return (
+            dialect is not None
+            and dialect.open
+            and not dialect.errored
+            and not dialect.complete_at_eof()
+            and not self.options.allow_truncated
+        )
 
     def before_retry(self, failure: Failure, retry: int, delay: float) -> Request | None:
         resume = self._resume_kind()
@@ -302,9 +324,8 @@ class Session:
 
     def give_up(self, failure: BaseException) -> None:
         """No more retries: write what was held back (the error lines)."""
-        cut = not isinstance(failure, (HTTPFailure, StreamFailure))
-        if cut and not self.pending:
-            # Dropped or timed out mid-response: the dialect says what is incomplete.
+        if not self._pipeline_closed:
+            # Dropped, timed out or cut mid-response: the dialect says what is incomplete.
             self._close_pipeline()
         if self.pending:
             self._emit(self.pending)
@@ -350,6 +371,9 @@ class Session:
             self.begun = True
 
     def _close_pipeline(self) -> None:
+        if self._pipeline_closed:
+            return
+        self._pipeline_closed = True
         self._closing = True
         try:
             self.pipeline.close()
@@ -433,7 +457,12 @@ class Session:
         resume = self.options.resume
         if resume is Resume.OFF:
             return None
-        if resume is Resume.AUTO and self.last_event_id and not self.pending:
+        if (
+            resume is Resume.AUTO
+            and self.last_event_id
+            and not self._pipeline_closed
+            and self.stream_error is None
+        ):
             return "continue"
         if self.options.mode in (Mode.TEXT, Mode.RAW) and not self.options.final:
             return None
