@@ -20,7 +20,11 @@ complete, with no dependency beyond click.
 
 The completion scripts are click's (`_SSECHAT_COMPLETE={bash,zsh,fish}_source
 ssechat`): they call ssechat back at TAB time, so they follow every new option
-and choice by themselves and change only when click's scripts change.
+and choice by themselves and change only when click's scripts change. One fix
+on top: the zsh function is named after its file, `_ssechat`, so that it keeps
+completing after the first TAB when autoloaded from $fpath (see
+render_completion). click 8.4.0 and 8.4.1 print a broken fish script (click
+issue #3502): generate with click >= 8.4.2.
 """
 
 from __future__ import annotations
@@ -56,11 +60,12 @@ _SHELL_NOTE: Final = (
     "# Generated from click's shell completion by `python -m ssechat._docgen` (make docs).\n"
     "# Do not edit. It asks ssechat itself what to complete at TAB time.\n"
 )
+ZSH_FILE: Final = f"_{PROG}"
 # File name -> click's completion class. Names are what each shell looks for:
 # bash-completion loads <cmd>.bash, zsh autoloads _<cmd> from $fpath, fish <cmd>.fish.
 COMPLETIONS: Final[dict[str, type[ShellComplete]]] = {
     "ssechat.bash": BashComplete,
-    "_ssechat": ZshComplete,
+    ZSH_FILE: ZshComplete,
     "ssechat.fish": FishComplete,
 }
 
@@ -100,7 +105,8 @@ def _markup(text: str) -> str:
 
 def _fill(roff: str) -> str:
     # Text lines of at most 80 bytes (mandoc -T lint's style rule); roff fills them.
-    wrapped = textwrap.fill(roff, width=80, break_long_words=False, break_on_hyphens=False)
+    # 78, leaving room for the \\& that _protect may put before a leading dot.
+    wrapped = textwrap.fill(roff, width=78, break_long_words=False, break_on_hyphens=False)
     return _protect(wrapped)
 
 
@@ -359,9 +365,18 @@ def _see_also(name: str | None, page: Page) -> str:
 def render_completion(file_name: str) -> str:
     """click's completion script, as `_SSECHAT_COMPLETE=<shell>_source ssechat` prints it."""
     completer = COMPLETIONS[file_name](cli, {}, PROG, COMPLETE_VAR)
+    variables = completer.source_vars()
+    if file_name == ZSH_FILE:
+        # click names the function _ssechat_completion. Autoloaded from
+        # $fpath, the file's body becomes the function _ssechat: the first TAB
+        # runs it (defines and calls _ssechat_completion), but every later TAB
+        # runs the body again, which then only re-registers with compdef and
+        # completes nothing (found by tests/test_completions.py in zsh). Named
+        # _ssechat, the definition replaces the autoload stub, as zsh intends.
+        variables["complete_func"] = ZSH_FILE
     # source_template % source_vars() is what .source() returns, minus the
     # bash version probe that runs `bash --version` and may print a warning.
-    script = (completer.source_template % completer.source_vars()).strip("\n") + "\n"
+    script = (completer.source_template % variables).strip("\n") + "\n"
     if script.startswith("#compdef"):  # zsh: #compdef must stay the first line
         first, rest = script.split("\n", 1)
         return f"{first}\n{_SHELL_NOTE}{rest}"

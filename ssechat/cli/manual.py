@@ -70,7 +70,13 @@ NORMALIZED_EVENTS: Final[DefinitionList] = (
         "detected dialect.",
     ),
     ("delta", "`text`, `index`?: answer text; `index` only for a choice after the first."),
-    ("reasoning", "`text`: reasoning or thinking text."),
+    ("reasoning", "`text`, `index`?: reasoning or thinking text."),
+    ("refusal", "`text`, `index`?: the model declines to answer (OpenAI); not answer text."),
+    ("follow_up", "`text`, `index`?: a suggested next question (Coze); not answer text."),
+    (
+        "tool_plan",
+        "`text`, `index`?: the model's plan before its tool calls (Cohere); not answer text.",
+    ),
     (
         "tool_call_delta",
         "`index`, `id`?, `name`?, `arguments`: a fragment (a string) of a tool call's "
@@ -86,8 +92,9 @@ NORMALIZED_EVENTS: Final[DefinitionList] = (
     ),
     (
         "usage",
-        "`input_tokens`, `output_tokens`, and more when the provider gives them: the final "
-        "token counts, once, before `done`.",
+        "`input_tokens`, `output_tokens`, and when the provider gives them `total_tokens`, "
+        "`reasoning_tokens`, `cached_tokens`, `cache_creation_tokens`: the final token counts, "
+        "once, before `done`.",
     ),
     (
         "error",
