@@ -33,6 +33,7 @@ HEADER_TAG: Final = "ssechat-capture"
 _HEADER_RE: Final = re.compile(r"^ ?ssechat-capture((?: [a-z-]+=\S*)*)\s*$")
 _TIME_RE: Final = re.compile(r"^ ?t=(\d+(?:\.\d+)?)\s*$")
 _LINE_END_RE: Final = re.compile(rb"[\r\n]")
+_LINE_RE: Final = re.compile(rb"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")  # a line with its end
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,6 @@ class CaptureWriter:
 
     def close(self) -> None:
         self.stream.close()
-
-
-_LINE_RE: Final = re.compile(rb"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
 
 
 @dataclass(frozen=True)

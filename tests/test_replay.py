@@ -278,6 +278,20 @@ def test_stdout_round_trip_keeps_each_events_time_within_5ms(timed_capture: Path
     assert min(errors) <= 0.005, errors
 
 
+def test_ctrl_c_stops_stdout_replay_with_130_and_one_line() -> None:
+    with subprocess.Popen(
+        [*ssechat_command(), "replay", "--delay", "5", str(EXAMPLES / "openai-text.sse")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith(b"data:")  # the first event, then a wait
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert stderr == b"ssechat: interrupted\n"
+
+
 def test_options_for_serve_only_are_usage_errors(timed_capture: Path) -> None:
     for extra in (["--count", "1"], ["--fault", "status=429"], ["--log-requests", "x"]):
         result = run_ssechat(["replay", str(timed_capture), *extra])

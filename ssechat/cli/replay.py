@@ -36,7 +36,10 @@ _stderr_lock = threading.Lock()
 def _log(line: str) -> None:
     """One stderr line per request; the lock keeps lines from handler threads whole."""
     with _stderr_lock:
-        click.echo(f"ssechat: replay: {line}", err=True)
+        try:
+            click.echo(f"ssechat: replay: {line}", err=True)
+        except (OSError, ValueError):
+            pass  # stderr is gone: keep serving, the log line is only a courtesy
 
 
 @click.command(
