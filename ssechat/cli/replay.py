@@ -13,22 +13,9 @@ from ssechat.errors import ExitStatus, UsageError
 
 EXAMPLES = """\
   ssechat replay capture.sse --speed 10 | ssechat parse-sse --text
-  ssechat replay examples/openai-text.sse --serve 127.0.0.1:0 --count 1 &
-  ssechat replay ok.sse --serve 8080 --fault status=429,retry-after=2 --log-requests req.jsonl
-  ssechat replay ok.sse --serve 0 --fault drop-after=3 --fault-requests 2
-
-\b
-Faults (--fault, repeatable; KEY=VALUE pairs, comma-separated, combined):
-  status=CODE[,retry-after=S]   answer CODE (300-599) with a JSON error body
-  drop-after=N[,how=reset|eof]  after N events, reset the connection (default)
-                                or close it without ending the chunked body
-  stall-after=N[,for=S]         after N events send nothing for S seconds
-                                (default: until the client gives up)
-  garbage-after=N               after N events send bytes that are not SSE,
-                                then end the response
-  slow=BYTES_PER_S              trickle the body at this rate
+  ssechat replay ok.sse --serve 127.0.0.1:0 --fault status=429,retry-after=2
+  ssechat replay ok.sse --serve 8080 --fault drop-after=3 --log-requests req.jsonl
 """
-
 
 _stderr_lock = threading.Lock()
 
@@ -96,7 +83,7 @@ def _log(line: str) -> None:
     "faults",
     multiple=True,
     metavar="SPEC",
-    help="With --serve: inject a fault into the first requests (see below).",
+    help="With --serve: inject a fault into the first requests (see Faults above).",
 )
 @click.option(
     "--fault-requests",
@@ -126,6 +113,17 @@ def replay_cmd(
     any GET or POST with the capture as a chunked text/event-stream (or the
     recorded error status) until --count requests are done, SIGTERM (exit
     0) or Ctrl-C (exit 130).
+
+    \b
+    Faults (--fault SPEC: KEY=VALUE pairs, comma-separated; repeatable, combined):
+      status=CODE[,retry-after=S]   answer CODE (300-599) with a JSON error body
+      drop-after=N[,how=reset|eof]  after N events, reset the connection (default)
+                                    or close it without ending the chunked body
+      stall-after=N[,for=S]         after N events send nothing for S seconds
+                                    (default: until the client gives up)
+      garbage-after=N               after N events send bytes that are not SSE,
+                                    then end the response
+      slow=BYTES_PER_S              trickle the body at this rate
     """
     from ssechat import replay
     from ssechat.capture import read_capture
