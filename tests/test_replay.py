@@ -518,6 +518,18 @@ def test_log_requests_writes_redacted_json_lines_0600(tmp_path: Path) -> None:
     )
 
 
+def test_a_chunked_request_body_is_read_and_logged(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl"
+    example = EXAMPLES / "openai-text.sse"
+    with serve(example, "--log-requests", log, "--count", "1") as server:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        with closing(conn):
+            conn.request("POST", "/v1/x", body=iter([b'{"a":', b" [1, 2]}"]), encode_chunked=True)
+            assert conn.getresponse().read() == example.read_bytes()
+        assert server.proc.wait(10) == 0
+    assert json.loads(log.read_text())["body"] == {"a": [1, 2]}
+
+
 # -- faults, seen from a client --------------------------------------------------------
 
 
