@@ -86,7 +86,10 @@ class Decoder:
         self._skip_lf = False  # the previous read ended in CR: a leading LF ends nothing
         self._partial: list[bytes] = []  # the unterminated last line, in parts
         self._partial_len = 0
-        self._data: list[bytes] = []
+        # The data buffer, each line followed by LF. One bytearray, not a list
+        # of lines: a million one-byte `data:` lines then cost a million bytes,
+        # not 50 MB of list and bytes objects, so the bound holds for memory.
+        self._data = bytearray()
         self._data_len = 0
         self._event_type = ""
         self._last_id = ""
@@ -252,7 +255,8 @@ class Decoder:
                 if value[:1] == b" ":
                     value = value[1:]
             if field == b"data":
-                data.append(value)
+                data += value
+                data += b"\n"
                 self._data_len += len(value) + 1
                 if self._data_len > self.max_event_bytes:
                     self._reset_event()
@@ -271,18 +275,18 @@ class Decoder:
 
     def _dispatch(self, items: list[Item]) -> None:
         if self._data:
-            data = _text(b"\n".join(self._data))
+            data = _text(self._data[:-1])
             items.append(Event(self._event_type or "message", data, self._last_id))
             self.events_dispatched += 1
         self._reset_event()
 
     def _reset_event(self) -> None:
-        self._data = []
+        self._data = bytearray()
         self._data_len = 0
         self._event_type = ""
 
 
-def _text(raw: bytes) -> str:
+def _text(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", "replace")
 
 
