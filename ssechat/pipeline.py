@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
-from ssechat.dialects.base import Dialect, as_dict, loads
+from ssechat.dialects.base import MALFORMED, Dialect, as_dict, loads
 from ssechat.events import EventSink, NormalizedEvent, error_event, raw_event_line
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Decoder, Event, Item, Retry
 
@@ -38,9 +38,6 @@ HEAD_LIMIT: Final = 64 * 1024  # bytes of HTTP headers we wait for before giving
 BODY_LIMIT: Final = 1024 * 1024  # bytes kept in case the input is a JSON error body
 _BLANK_LINE: Final = re.compile(rb"\r?\n\r?\n")
 _STATUS_LINE: Final = re.compile(rb"HTTP/\S+[ \t]+(\d{3})")
-# What a dialect may raise on JSON of an unexpected shape (a list where an
-# object was expected...): reported as an error event, never a crash.
-_MALFORMED: Final = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 
 def _ignore(message: str) -> None:
@@ -67,9 +64,11 @@ class Pipeline:
     `sink` receives the normalized events (`write`), or `--events` lines
     (`raw`) when no dialect recognises the stream. A sink with a
     `write_timed(events, seconds)` method (the summary) is called once per
-    SSE event with its arrival time instead: from capture annotations when
-    the input has them, else from `clock` (seconds since the request, or
-    since the pipeline started for live input), else None.
+    SSE event instead, with the events it gave (perhaps none) and its arrival
+    time: from capture annotations when the input has them, else from `clock`
+    (seconds since the request, or since the pipeline started for live
+    input), else None. What no SSE event gave (the end of input, a JSON error
+    body) always goes to `write`.
     """
 
     def __init__(
@@ -156,13 +155,7 @@ class Pipeline:
             self._items_slow(items)
             return
         out: list[NormalizedEvent] = []
-        feed = dialect.feed
-        for item in items:
-            if type(item) is Event:
-                try:
-                    feed(item, out)
-                except _MALFORMED as exc:
-                    self._malformed(dialect, item, exc, out)
+        dialect.feed_many(items, out)
         if out:
             self.sink.write(out)
 
@@ -186,8 +179,8 @@ class Pipeline:
             out: list[NormalizedEvent] = []
             try:
                 dialect.feed(item, out)
-            except _MALFORMED as exc:
-                self._malformed(dialect, item, exc, out)
+            except MALFORMED as exc:
+                dialect.malformed(item, exc, out)
             if self._write_timed is not None:
                 self._write_timed(out, self.now)
             else:
@@ -237,24 +230,8 @@ class Pipeline:
 
     def _emit(self, out: list[NormalizedEvent]) -> None:
         """Events that no SSE event gave (the end of input, a JSON error body)."""
-        if not out:
-            return
-        if self._write_timed is not None:
-            self._write_timed(out, self.now, False)
-        else:
+        if out:
             self.sink.write(out)
-
-    def _malformed(
-        self, dialect: Dialect, item: Event, exc: Exception, out: list[NormalizedEvent]
-    ) -> None:
-        if not dialect.open:
-            dialect.begin(out)
-        dialect.error(
-            out,
-            f"an {item.event!r} event has an unexpected shape for {dialect.name}: "
-            f"{type(exc).__name__}: {exc}",
-            "malformed",
-        )
 
     # -- what comes around the stream -------------------------------------------
 

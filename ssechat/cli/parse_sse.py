@@ -1,33 +1,84 @@
-"""`ssechat parse-sse`: raw SSE from files or stdin to JSON lines."""
+"""`ssechat parse-sse`: raw SSE from files or stdin to normalized JSON lines (or text)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import click
 
-from ssechat import sources
+from ssechat import dialects, sources
 from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option
-from ssechat.errors import ExitStatus
-from ssechat.events import FlushPolicy, LineWriter, raw_event_line
-from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Decoder
+from ssechat.errors import ExitStatus, InputError
+from ssechat.events import (
+    EventSink,
+    FlushPolicy,
+    JsonLinesWriter,
+    LineWriter,
+    TextWriter,
+    raw_event_lines,
+)
+from ssechat.pipeline import Outcome, Pipeline
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Decoder
+from ssechat.summary import Summary
 
 EXAMPLES = """\
   ssechat parse-sse examples/openai-tool-call.sse
+  curl -sN "$URL" -H "Authorization: Bearer $KEY" -d @body.json | ssechat parse-sse --text
+  ssechat parse-sse capture.sse | jq -r 'select(.type == "delta") | .text' | tr -d '\\n'
+  ssechat parse-sse capture.sse | jq -c 'select(.type == "tool_call") | {name, arguments}'
+  ssechat parse-sse --summary capture.sse | jq -e '.finish_reason == "stop"'
   ssechat parse-sse --events capture.sse | jq -r .data
-  curl -sN "$URL" -H "Authorization: Bearer $KEY" -d @body.json | ssechat parse-sse
 """
+
+
+def _warn(message: str) -> None:
+    click.echo(f"ssechat: warning: {message}", err=True)
 
 
 @click.command(
     "parse-sse",
     epilog=EXAMPLES_HEADING + EXAMPLES,
-    short_help="Turn raw SSE into JSON lines.",
+    short_help="Turn raw SSE from any provider into normalized JSON lines.",
 )
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "--text",
+    "text_only",
+    is_flag=True,
+    help="Write only the answer text, plain, as it arrives (each response ends with a newline).",
+)
+@click.option(
+    "--reasoning",
+    is_flag=True,
+    help="With --text: also write reasoning/thinking text, to stderr, so that stdout stays "
+    "exactly the answer.",
+)
+@click.option(
+    "--summary",
+    is_flag=True,
+    help="Write one JSON object per response instead of the events: dialect, model, events, "
+    "answer_chars, tool_calls, finish_reason, usage, truncated, errors and, when the input "
+    "has timing (capture annotations, or live input), ttft_ms, duration_ms, max_gap_ms, "
+    "events_per_s.",
+)
 @click.option(
     "--events",
     "raw_events",
     is_flag=True,
-    help='Write the plain SSE events: {"event", "data", "id"} per line, and {"retry"}.',
+    help='Write the plain SSE events instead: {"event", "data", "id"} per line, and {"retry"}.',
+)
+@click.option(
+    "--dialect",
+    type=click.Choice(dialects.NAMES),
+    help="Read the stream as this provider's dialect instead of detecting it from the "
+    "event names and JSON shapes.",
+)
+@click.option(
+    "--allow-truncated",
+    is_flag=True,
+    help="Exit 0 when a stream ends without its end marker (logs known to be cut); the "
+    '{"type": "error", "code": "truncated"} line is still written.',
 )
 @click.option(
     "--eof",
@@ -47,37 +98,107 @@ EXAMPLES = """\
 @flush_option
 @debug_option
 def parse_sse_cmd(
-    files: tuple[str, ...], raw_events: bool, eof: str, max_event_bytes: int, flush: str
+    files: tuple[str, ...],
+    text_only: bool,
+    reasoning: bool,
+    summary: bool,
+    raw_events: bool,
+    dialect: str | None,
+    allow_truncated: bool,
+    eof: str,
+    max_event_bytes: int,
+    flush: str,
 ) -> int:
-    """Turn raw SSE captured from any provider into JSON lines.
+    """Turn raw SSE captured from any provider into normalized JSON lines.
 
     Reads each FILE in turn as a separate stream (stdin when there is none,
-    or for `-`). With --events, writes one JSON object per SSE event.
+    or for `-`). The dialect (openai-chat, openai-responses, anthropic, coze,
+    gemini, cohere, generic) is detected from the stream. Each response comes
+    out as start, delta, reasoning, tool_call_delta, tool_call, usage, error
+    and done lines (Coze suggestions as follow_up). `curl -i` headers before
+    the body are skipped.
+
+    Exit status 3 when a stream reports an error, ends without its end marker
+    (see --allow-truncated), or holds tool-call arguments that cannot be
+    repaired; a stream no dialect recognises is written as with --events.
     """
-    writer = LineWriter(
-        click.get_binary_stream("stdout"),
-        flush_each=FlushPolicy(flush).flushes_each_event(
-            input_is_regular_file=sources.all_regular_files(files)
-        ),
-    )
+    if raw_events and (text_only or summary or dialect):
+        raise click.UsageError("--events cannot be combined with --text, --summary or --dialect")
+    if text_only and summary:
+        raise click.UsageError("--text and --summary are two different outputs: choose one")
+    if reasoning and not text_only:
+        raise click.UsageError("--reasoning goes with --text (JSON lines always carry reasoning)")
+    stdout = click.get_binary_stream("stdout")
+    regular = sources.all_regular_files(files)
+    flush_each = FlushPolicy(flush).flushes_each_event(input_is_regular_file=regular)
+    if raw_events:
+        return _plain_events(files, LineWriter(stdout, flush_each=flush_each), eof, max_event_bytes)
+    sink: EventSink
+    if summary:
+        sink = Summary(stdout, flush_each=flush_each)
+    elif text_only:
+        stderr = click.get_binary_stream("stderr") if reasoning else None
+        sink = TextWriter(stdout, flush_each=flush_each, reasoning=stderr)
+    else:
+        sink = JsonLinesWriter(stdout, flush_each=flush_each)
+    outcomes: list[Outcome] = []
+    try:
+        for source in sources.open_sources(files):
+            clock = None
+            if summary and not source.is_regular_file:
+                clock = _clock_from_now()
+            pipeline = Pipeline(
+                sink,
+                dialect=dialect,
+                max_event_bytes=max_event_bytes,
+                dispatch_at_eof=eof == "dispatch",
+                clock=clock,
+                warn=_warn,
+                name=source.display_name,
+            )
+            for chunk in source.chunks():
+                pipeline.feed(chunk)
+            outcomes.append(pipeline.close())
+    finally:
+        sink.close()
+    return exit_status(outcomes, allow_truncated=allow_truncated)
+
+
+def _clock_from_now() -> Callable[[], float]:
+    start = time.monotonic()
+    return lambda: time.monotonic() - start
+
+
+def exit_status(outcomes: list[Outcome], *, allow_truncated: bool) -> int:
+    """0, or raise InputError (exit 3) with the first problem in one line."""
+    for outcome in outcomes:
+        if outcome.errors:
+            raise InputError(f"the stream reported an error: {outcome.first_error}")
+    for outcome in outcomes:
+        if outcome.truncated and not allow_truncated:
+            raise InputError(
+                "the stream ended without its end marker (truncated); "
+                "--allow-truncated accepts logs known to be cut"
+            )
+    for outcome in outcomes:
+        if outcome.bad_calls:
+            raise InputError(
+                f"{outcome.bad_calls} tool call(s) with arguments that are cut off or "
+                "cannot be repaired (see their `error`)"
+            )
+    return ExitStatus.OK
+
+
+def _plain_events(
+    files: tuple[str, ...], writer: LineWriter, eof: str, max_event_bytes: int
+) -> int:
+    """`--events`: the decoder's events as they are (DESIGN.md section 2)."""
     for source in sources.open_sources(files):
         decoder = Decoder(max_event_bytes=max_event_bytes, dispatch_at_eof=eof == "dispatch")
         for chunk in source.chunks():
-            writer.write(
-                [
-                    raw_event_line(item)
-                    for item in decoder.feed(chunk)
-                    if not isinstance(item, Comment)
-                ]
-            )
-        writer.write(
-            [raw_event_line(item) for item in decoder.close() if not isinstance(item, Comment)]
-        )
+            writer.write(raw_event_lines(decoder.feed(chunk)))  # one batch per read: speed
+        writer.write(raw_event_lines(decoder.close()))
         if not decoder.looks_like_sse:
-            click.echo(
-                f"ssechat: warning: {source.display_name} does not look like SSE "
-                "(no field or comment lines)",
-                err=True,
-            )
+            _warn(f"{source.display_name} does not look like SSE (no field or comment lines)")
     writer.flush()
     return ExitStatus.OK

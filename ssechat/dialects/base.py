@@ -26,9 +26,12 @@ import orjson
 
 from ssechat.events import TRUNCATED, NormalizedEvent, error_event, start_event
 from ssechat.repair import RepairError, parse_tool_arguments
-from ssechat.sse import Event
+from ssechat.sse import Event, Item
 
 INCOMPLETE = "incomplete"
+# What a dialect may raise on JSON of an unexpected shape: reported as an
+# error event, never a crash.
+MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -92,6 +95,27 @@ class Dialect:
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         """Translate one SSE event; append the normalized events it gives to `out`."""
         raise NotImplementedError
+
+    def feed_many(self, items: list[Item], out: list[NormalizedEvent]) -> None:
+        """Translate the events among one read's decoder items (the pipeline's loop)."""
+        feed = self.feed
+        for item in items:
+            if type(item) is Event:
+                try:
+                    feed(item, out)
+                except MALFORMED as exc:
+                    self.malformed(item, exc, out)
+
+    def malformed(self, event: Event, exc: Exception, out: list[NormalizedEvent]) -> None:
+        """JSON of an unexpected shape (a list for an object...): an error, not a crash."""
+        if not self.open:
+            self.begin(out)
+        self.error(
+            out,
+            f"an {event.event!r} event has an unexpected shape for {self.name}: "
+            f"{type(exc).__name__}: {exc}",
+            "malformed",
+        )
 
     def close(self, out: list[NormalizedEvent]) -> None:
         """End of input: a response still open is truncated (or ends, see below)."""

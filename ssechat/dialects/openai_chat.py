@@ -26,9 +26,16 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, loads, usage_event_fields
+from ssechat.dialects.base import (
+    MALFORMED,
+    Dialect,
+    ToolCall,
+    as_dict,
+    loads,
+    usage_event_fields,
+)
 from ssechat.events import NormalizedEvent
-from ssechat.sse import Event
+from ssechat.sse import Event, Item
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -64,6 +71,54 @@ class OpenAIChat(Dialect):
         self.started_calls = {}
         self.last_call = {}
 
+    def feed_many(self, items: list[Item], out: list[NormalizedEvent]) -> None:
+        """The loop over one read's events, with the common chunk inlined.
+
+        Nearly every chunk of a long answer is one choice whose delta is one
+        text fragment: that chunk costs one JSON parse and a few lookups
+        here; anything else goes through `_chunk`, which reads every field.
+        """
+        append = out.append
+        loads = _loads
+        hot = self.open and not self.finishes  # inside a response, before any finish
+        for item in items:
+            if type(item) is not Event:
+                continue
+            try:
+                chunk = loads(item[1])
+            except _JSONDecodeError:
+                self._not_json(item[1], out)
+                hot = self.open and not self.finishes
+                continue
+            # Usage, errors and Groq's x_groq never come with a lone text
+            # fragment (they come with the finish, or alone). Subscripts are
+            # the fastest lookups; a missing key or a value of another type
+            # only means "not this common chunk".
+            if hot:
+                try:
+                    choices = chunk["choices"]
+                    choice = choices[0]
+                    delta = choice["delta"]
+                    if (
+                        len(choices) == 1
+                        and len(delta) == 1
+                        and not choice["finish_reason"]
+                        and not choice["index"]
+                        and ("usage" not in chunk or not chunk["usage"])
+                    ):
+                        content = delta["content"]
+                        if type(content) is str:
+                            if content:
+                                append({"type": "delta", "text": content})
+                            continue
+                except (LookupError, TypeError):
+                    pass
+            try:
+                self._chunk(chunk, out)
+            except MALFORMED as exc:
+                self.malformed(item, exc, out)
+            hot = self.open and not self.finishes
+
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data
         try:
@@ -71,6 +126,10 @@ class OpenAIChat(Dialect):
         except _JSONDecodeError:
             self._not_json(data, out)
             return
+        self._chunk(chunk, out)
+
+    def _chunk(self, chunk: Any, out: list[NormalizedEvent]) -> None:
+        """One chunk, every field read."""
         if type(chunk) is not dict:
             return
         if not self.open:
@@ -88,21 +147,13 @@ class OpenAIChat(Dialect):
                 delta = choice.get("delta")
                 index = choice.get("index") or 0
                 if delta:
-                    content = delta.get("content")
-                    if content and len(delta) == 1 and type(content) is str:
-                        # The hot path: one text fragment and nothing else.
-                        if index:
-                            out.append({"type": "delta", "text": content, "index": index})
-                        else:
-                            out.append({"type": "delta", "text": content})
-                    else:
-                        self._delta(delta, content, index, out)
+                    self._delta(delta, delta.get("content"), index, out)
                 elif choice.get("text"):  # legacy completions
                     self._text(out, "delta", choice["text"], index)
                 finish = choice.get("finish_reason")
                 if finish:
                     self._finish_choice(out, index, finish)
-        usage = chunk.get("usage") or as_dict(chunk.get("x_groq")).get("usage")
+        usage = chunk.get("usage") or as_dict(chunk.get("x_groq")).get("usage")  # Groq
         if usage and type(usage) is dict:
             self.usage = _usage(usage)
         error = chunk.get("error")
