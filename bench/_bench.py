@@ -69,9 +69,10 @@ def machine() -> dict[str, Any]:
 
 @dataclass
 class Run:
-    """One finished process: wall time, peak memory, status, stderr."""
+    """One finished process: wall time, CPU time (user + system), peak memory, status, stderr."""
 
     seconds: float
+    cpu_seconds: float
     max_rss_kb: int
     returncode: int
     stderr: str
@@ -109,12 +110,13 @@ def run(
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         proc.stderr.close()
-    max_rss_kb = usage.ru_maxrss
+    max_rss_kb = usage.ru_maxrss  # GNU time's own CPU time is noise: its child is all of it
+    cpu_seconds = usage.ru_utime + usage.ru_stime
     if report is not None:
         lines = Path(report).read_text().split()
         os.unlink(report)
         max_rss_kb = int(lines[-1]) if lines and lines[-1].isdigit() else max_rss_kb
-    return Run(seconds, max_rss_kb, proc.returncode, err.decode("utf-8", "replace"))
+    return Run(seconds, cpu_seconds, max_rss_kb, proc.returncode, err.decode("utf-8", "replace"))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

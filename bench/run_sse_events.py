@@ -6,7 +6,9 @@ ssechat is timed from outside, wall clock, start-up included; a peer reports
 the time of its job alone (imports excluded: the openai SDK takes over a
 second to import), so every ratio is the conservative one for ssechat.
 Each contender runs --repeat times, and the best run counts (the machine is
-shared; the best run is the one least disturbed). Peak memory is the
+shared; the best run is the one least disturbed). Rates are given by wall
+time and by CPU time (user + system): on a busy machine waiting for a core
+adds to wall time only, so the CPU figures are the steadier comparison. Peak memory is the
 process's own max RSS (wait4), the worst over the repeats.
 
 Before timing, --check (on by default) runs every contender once on each
@@ -44,6 +46,7 @@ CHECK_LIMIT = 100_000_000
 class Result:
     name: str
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     max_rss_kb: int = 0
     events: int = 0
 
@@ -51,25 +54,31 @@ class Result:
     def best(self) -> float:
         return min(self.seconds)
 
+    @property
+    def best_cpu(self) -> float:
+        return min(self.cpu)
 
-def ssechat_job(capture: Path, output: Path | str) -> tuple[float, int, int]:
-    """(seconds, max RSS KB, events) of one `ssechat parse-sse --events` run."""
+
+def ssechat_job(capture: Path, output: Path | str) -> tuple[float, float, int, int]:
+    """(seconds, CPU seconds, max RSS KB, events) of one `ssechat parse-sse --events` run."""
     command = [*_bench.ssechat_command(), "parse-sse", "--events", str(capture)]
     run = _bench.run(command, stdout_path=output)
     if run.returncode != 0:
         sys.exit(f"ssechat failed ({run.returncode}): {run.stderr.strip()}")
     events = _count_lines(output) if output != os.devnull else -1
-    return run.seconds, run.max_rss_kb, events
+    return run.seconds, run.cpu_seconds, run.max_rss_kb, events
 
 
-def peer_job(script: str, capture: Path, output: Path | str, *extra: str) -> tuple[float, int, int]:
-    """(seconds, max RSS KB, events) of one peer run; seconds are the job's own."""
+def peer_job(
+    script: str, capture: Path, output: Path | str, *extra: str
+) -> tuple[float, float, int, int]:
+    """(seconds, CPU seconds, max RSS KB, events) of one peer run; times are the job's own."""
     command = [_bench.PYTHON, str(_bench.PEERS / script), str(capture), str(output), *extra]
     run = _bench.run(command)
     if run.returncode != 0:
         sys.exit(f"{script} failed ({run.returncode}): {run.stderr.strip()}")
     report = json.loads(run.stderr.strip().splitlines()[-1])
-    return report["seconds"], run.max_rss_kb, report["events"]
+    return report["seconds"], report["cpu"], run.max_rss_kb, report["events"]
 
 
 def _count_lines(path: Path | str) -> int:
@@ -108,12 +117,14 @@ def measure(capture: Path, repeat: int) -> list[Result]:
     results = [Result("ssechat parse-sse --events", events=events)]
     results += [Result(name) for name in PEERS]
     for _ in range(repeat):  # interleaved, so a busy moment hurts everyone alike
-        seconds, rss, _ = ssechat_job(capture, os.devnull)
+        seconds, cpu, rss, _ = ssechat_job(capture, os.devnull)
         results[0].seconds.append(seconds)
+        results[0].cpu.append(cpu)
         results[0].max_rss_kb = max(results[0].max_rss_kb, rss)
         for result, script in zip(results[1:], PEERS.values(), strict=True):
-            seconds, rss, result.events = peer_job(script, capture, os.devnull)
+            seconds, cpu, rss, result.events = peer_job(script, capture, os.devnull)
             result.seconds.append(seconds)
+            result.cpu.append(cpu)
             result.max_rss_kb = max(result.max_rss_kb, rss)
     return results
 
@@ -125,9 +136,9 @@ def _count_lines_events(capture: Path) -> int:
 
 
 def orientation(capture: Path) -> list[tuple[str, float]]:
-    """Decode-and-count only (no output), the issue's orientation figures, in MB/s."""
+    """Decode-and-count only (no output), the issue's orientation figures, in MB/s (wall)."""
     size = capture.stat().st_size
-    figures = [("cat", size / _bench.run(["cat", str(capture)]).seconds)]
+    figures = [("cat", size / _bench.run(["cat", str(capture)]).seconds)]  # wall time
     split = peer_job("split_baseline.py", capture, os.devnull, "--no-output")[0]
     figures.append(("plain Python split of the whole file", size / split))
     for name, script in PEERS.items():
@@ -154,32 +165,40 @@ def main() -> None:
         size = capture.stat().st_size
         results = measure(capture, args.repeat)
         events = results[0].events
-        ours = events / results[0].best
+        ours, ours_cpu = events / results[0].best, events / results[0].best_cpu
         rows = []
         for result in results:
-            rate = events / result.best
+            rate, rate_cpu = events / result.best, events / result.best_cpu
             rows.append(
                 [
                     result.name,
                     f"{rate:,.0f}",
                     f"{size / result.best / 1e6:.0f}",
-                    f"{result.best:.2f}",
+                    f"{rate_cpu:,.0f}",
+                    f"{size / result.best_cpu / 1e6:.0f}",
                     f"{result.max_rss_kb / 1024:.1f}",
                     "—" if result is results[0] else f"{ours / rate:.2f}x",
+                    "—" if result is results[0] else f"{ours_cpu / rate_cpu:.2f}x",
                 ]
             )
         print(f"\n### {capture.name}: {events:,} events, {size / 1e6:.1f} MB\n")
-        print(
-            _bench.table(
-                ["full job", "events/s", "MB/s", "best s", "peak RSS MB", "ssechat ÷ this"], rows
-            )
-        )
+        headers = [
+            "full job",
+            "events/s (wall)",
+            "MB/s (wall)",
+            "events/s (CPU)",
+            "MB/s (CPU)",
+            "peak RSS MB",
+            "ssechat ÷ this (wall)",
+            "ssechat ÷ this (CPU)",
+        ]
+        print(_bench.table(headers, rows))
         payload["captures"][capture.name] = {  # type: ignore[index]
             "bytes": size,
             "events": events,
             "results": [vars(result) for result in results],
         }
-        if args.orientation:
+        if args.orientation and capture == captures[0]:
             print("\nDecode and count only (no output), MB/s:")
             for name, mb in orientation(capture):
                 print(f"- {name}: {mb:,.0f}")

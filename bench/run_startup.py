@@ -1,0 +1,123 @@
+"""Benchmark: start-up of `ssechat --version` and of `parse-sse --events` on a tiny input.
+
+Against `python -c "import click"` (ssechat cannot start faster than click
+imports), same interpreter, in the same run. Target: within 1.3x.
+The commands run interleaved (so a busy moment hurts each alike), --runs
+times each, straight from this process (no shell); the table shows the
+median and the best. The console script is called directly, not through a
+version manager's shim (see _bench.ssechat_command). With --hyperfine (when
+it is installed) the same commands also go through hyperfine, via sh.
+
+Usage: python bench/run_startup.py [--runs 30] [--hyperfine]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import _bench
+import gen_captures
+
+
+def commands(tiny: Path) -> dict[str, tuple[list[str], Path | None]]:
+    ssechat = _bench.ssechat_command()
+    return {
+        'python -c "import click"': ([_bench.PYTHON, "-c", "import click"], None),
+        "ssechat --version": ([*ssechat, "--version"], None),
+        "ssechat parse-sse --events < tiny.sse": ([*ssechat, "parse-sse", "--events"], tiny),
+    }
+
+
+def time_once(command: list[str], stdin_path: Path | None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one run.
+
+    CPU time is the steadier figure on a shared machine: waiting for a core
+    adds to wall time, not to CPU time.
+    """
+    with open(stdin_path or os.devnull, "rb") as stdin:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{command} failed")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def hyperfine(cases: dict[str, tuple[list[str], Path | None]], runs: int) -> str:
+    lines = []
+    for command, stdin in cases.values():
+        text = shlex.join(command) + (f" < {shlex.quote(str(stdin))}" if stdin else "")
+        lines.append(text)
+    with tempfile.NamedTemporaryFile(suffix=".md") as report:
+        subprocess.run(
+            [
+                "hyperfine",
+                "--warmup",
+                "3",
+                "--runs",
+                str(runs),
+                "--export-markdown",
+                report.name,
+                *lines,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        return Path(report.name).read_text()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--hyperfine", action="store_true")
+    args = parser.parse_args()
+    (tiny,) = gen_captures.ensure("tiny.sse")
+    cases = commands(tiny)
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for command, stdin in cases.values():  # warm the page cache and .pyc files
+        time_once(command, stdin)
+    for _ in range(args.runs):
+        for name, (command, stdin) in cases.items():
+            seconds, cpu_seconds = time_once(command, stdin)
+            wall[name].append(seconds)
+            cpu[name].append(cpu_seconds)
+    base = statistics.median(wall['python -c "import click"'])
+    base_cpu = statistics.median(cpu['python -c "import click"'])
+    rows = []
+    for name in cases:
+        median, median_cpu = statistics.median(wall[name]), statistics.median(cpu[name])
+        rows.append(
+            [
+                f"`{name}`",
+                f"{median * 1000:.1f}",
+                f"{min(wall[name]) * 1000:.1f}",
+                f"{median / base:.2f}x",
+                f"{median_cpu * 1000:.1f}",
+                f"{median_cpu / base_cpu:.2f}x",
+            ]
+        )
+    print(json.dumps(_bench.machine()))
+    print()
+    headers = ["command", "median ms", "best ms", "÷ click", "median CPU ms", "÷ click (CPU)"]
+    print(_bench.table(headers, rows))
+    payload: dict[str, object] = {"machine": _bench.machine(), "wall": wall, "cpu": cpu}
+    if args.hyperfine and shutil.which("hyperfine"):
+        report = hyperfine(cases, args.runs)
+        print("\nhyperfine:\n\n" + report)
+        payload["hyperfine"] = report
+    print(f"\nraw figures: {_bench.save('startup', payload)}")
+
+
+if __name__ == "__main__":
+    main()
