@@ -91,7 +91,7 @@ def detect(event: Event) -> str | None:
     kind = kind if isinstance(kind, str) else ""
     if name.startswith("response.") or kind.startswith("response."):
         return "openai-responses"
-    if name in _ANTHROPIC or kind in _ANTHROPIC:
+    if (name in _ANTHROPIC and name != "ping") or kind in _ANTHROPIC:
         return "anthropic"
     if name in _COHERE or kind in _COHERE:
         return "cohere"
