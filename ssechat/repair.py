@@ -352,6 +352,8 @@ def _has_json(text: str) -> bool:
     if _OPENER.search(text):
         return True
     word = text.strip()
+    if not word:  # nothing left once a fence or wrapper is stripped ("```")
+        return False
     if word[0] in _QUOTES:
         return True
     if any(ch in _WS for ch in word):
@@ -388,7 +390,12 @@ def _hints(text: str) -> list[str]:
 def _json_repair(text: str) -> Any:
     import json_repair
 
-    return json_repair.loads(text)
+    try:
+        return json_repair.loads(text)
+    except (AssertionError, LookupError, TypeError, ValueError, RecursionError) as exc:
+        # json_repair's own bugs on hostile input (found by fuzzing: an
+        # AssertionError in its parser) mean "cannot repair", not a crash.
+        raise RepairError(f"cannot repair: {_preview(text)} ({type(exc).__name__})") from None
 
 
 def _repair_scalar(text: str) -> Any:
@@ -429,9 +436,10 @@ def close_truncated(text: str) -> tuple[Any] | None:
     stack, and only the last few tokens are read (backwards) to decide where
     to cut.
     The closed text is then parsed by the standard parser, so anything that
-    is not a clean prefix of valid JSON (other damage) gives None. So does an
-    open string that ends with the bracket that would close the document
-    (`{"url": "https://x/}`): a missing end quote, more likely than a cut.
+    is not a clean prefix of valid JSON (other damage) gives None. An open
+    string that ends with the brackets that would close what is open
+    (`{"url": "https://x/}`) is read as a missing end quote first, more
+    likely than a cut there; both readings keep a prefix of the string.
     """
     parts = text.replace("\\\\", "").replace('\\"', "").split('"')
     in_string = len(parts) % 2 == 0
@@ -446,8 +454,9 @@ def close_truncated(text: str) -> tuple[Any] | None:
         if start < 0:
             return None
         string = _Token("str", start, len(text))
-        if stack and text.rstrip(_WS).endswith(_PAIRS[stack[-1]]):
-            return None
+        early = _close_string_early(text, start, stack)
+        if early is not None:
+            return early
         if _is_key(text, string, in_object):
             cut = _cut_before(text, string)
             head = None if cut is None else text[:cut]
@@ -462,6 +471,18 @@ def close_truncated(text: str) -> tuple[Any] | None:
         return None
     value = _loads_strict(closed)
     return None if value is _INVALID else (value,)
+
+
+def _close_string_early(text: str, start: int, stack: list[str]) -> tuple[Any] | None:
+    """The open string ended before the closing brackets it runs into, if that parses."""
+    closers = "".join(_PAIRS[bracket] for bracket in reversed(stack))
+    body = text[start + 1 :].rstrip(_WS)
+    for size in range(len(closers), 0, -1):
+        if body.endswith(closers[:size]):
+            value = _loads_strict(text[: start + 1] + _trim_escape(body[:-size]) + '"' + closers)
+            if value is not _INVALID:
+                return (value,)
+    return None
 
 
 def _open_stack(brackets: str) -> list[str] | None:
@@ -573,13 +594,14 @@ def _trim_escape(body: str) -> str:
     """Drop an escape cut in half (a lone backslash, `\\u12`, a high surrogate)."""
     trailing = len(body) - len(body.rstrip("\\"))
     if trailing % 2:
-        return body[:-1]
-    partial = _PARTIAL_ESCAPE.search(body)
-    if partial and _escapes_at(body, partial.start()):
-        return body[: partial.start()]
-    high = _HIGH_SURROGATE.search(body)
+        body = body[:-1]
+    else:
+        partial = _PARTIAL_ESCAPE.search(body)
+        if partial and _escapes_at(body, partial.start()):
+            body = body[: partial.start()]
+    high = _HIGH_SURROGATE.search(body)  # its low half was cut off
     if high and _escapes_at(body, high.start()):
-        return body[: high.start()]
+        body = body[: high.start()]
     return body
 
 

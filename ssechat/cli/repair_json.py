@@ -19,6 +19,10 @@ from ssechat.errors import ExitStatus, InputError, UsageError
 from ssechat.events import FlushPolicy, LineWriter
 
 DEFAULT_MAX_BYTES = 64 * 1024**2
+# Normalized lines whose arguments are a fragment of a call, never a document
+# (DESIGN.md section 3): repairing one alone would invent JSON, so --field
+# leaves them as they are; the call's `tool_call` line carries the whole.
+FRAGMENT_TYPE = "tool_call_delta"
 
 EXAMPLES = """\
   printf '```json\\n{"city": "Paris", "temp": 21,' | ssechat repair-json
@@ -68,8 +72,9 @@ class _Options:
     "field_path",
     metavar="PATH",
     help="With --lines: repair only the string at this dotted PATH in each line "
-    "(e.g. arguments) and put the parsed value in its place. Lines without it, or "
-    "where it is not a string or is empty, pass unchanged.",
+    "(e.g. arguments) and put the parsed value in its place. Lines without it, "
+    "where it is not a string or is empty, and tool_call_delta lines (whose arguments "
+    "are fragments, not documents) pass unchanged.",
 )
 @click.option(
     "--indent",
@@ -151,17 +156,17 @@ def repair_json_cmd(
     options = _Options(indent, ensure_ascii, strict, quiet, report, timeout)
     if schema_file is not None:
         options.schema = _load_schema(schema_file)
-    source = next(sources.open_sources([file]))
     writer = LineWriter(
         click.get_binary_stream("stdout"),
         flush_each=FlushPolicy(flush).flushes_each_event(
             input_is_regular_file=sources.all_regular_files([file])
         ),
     )
-    if lines:
-        _repair_lines(source.stream, writer, options, field_path, max_bytes)
-    else:
-        _repair_document(source.stream, writer, options, max_bytes)
+    for source in sources.open_sources([file]):  # one source; the loop keeps it open
+        if lines:
+            _repair_lines(source.stream, writer, options, field_path, max_bytes)
+        else:
+            _repair_document(source.stream, writer, options, max_bytes)
     writer.flush()
     return ExitStatus.BAD_INPUT if options.failed else ExitStatus.OK
 
@@ -216,6 +221,8 @@ def _repair_field(
         document = json.loads(line)
     except ValueError:
         raise repair.RepairError("the line is not JSON (--field needs JSON lines)") from None
+    if isinstance(document, dict) and document.get("type") == FRAGMENT_TYPE:
+        return None, line.rstrip(b"\r\n")
     parent, key = _locate(document, keys)
     if parent is None or not isinstance(parent[key], str) or not parent[key].strip():
         return None, line.rstrip(b"\r\n")
