@@ -1,0 +1,172 @@
+"""The normalizing pipeline: what real inputs carry around the SSE, and chunk invariance."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ssechat.events import NormalizedEvent
+from ssechat.pipeline import Outcome, Pipeline
+from tests.conftest import CONFORMANCE, EXAMPLES, case_input
+from tests.test_dialects import ListSink
+
+
+def run(
+    data: bytes, chunks: list[bytes] | None = None, **options: Any
+) -> tuple[ListSink, Outcome, list[str]]:
+    warnings: list[str] = []
+    sink = ListSink()
+    pipeline = Pipeline(sink, warn=warnings.append, **options)
+    for chunk in chunks if chunks is not None else [data]:
+        pipeline.feed(chunk)
+    return sink, pipeline.close(), warnings
+
+
+OPENAI = (EXAMPLES / "openai-text.sse").read_bytes()
+ANTHROPIC = (EXAMPLES / "anthropic-text.sse").read_bytes()
+
+
+def test_examples_are_recognised_and_complete() -> None:
+    for path in sorted(EXAMPLES.glob("*.sse")):
+        sink, outcome, warnings = run(path.read_bytes())
+        assert outcome.recognized and outcome.responses >= 1, path.name
+        assert sink.events[0]["type"] == "start" and sink.events[-1]["type"] == "done", path.name
+        assert outcome.errors == outcome.truncated == outcome.bad_calls == 0, path.name
+        assert warnings == []
+
+
+def test_curl_i_headers_are_skipped() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nx-request-id: 7\r\n\r\n"
+    plain, _, _ = run(OPENAI)
+    with_head, outcome, warnings = run(head + OPENAI)
+    assert with_head.events == plain.events
+    assert outcome.http_status == 200 and warnings == []
+    # Every cut of the head gives the same, including one byte at a time.
+    data = head + OPENAI
+    bytewise, _, _ = run(data, [data[i : i + 1] for i in range(len(data))])
+    assert bytewise.events == plain.events
+
+
+def test_curl_i_continue_then_error_status_warns_and_reports_the_body() -> None:
+    body = (
+        b'{"error": {"message": "Rate limit reached", "type": "requests",'
+        b' "code": "rate_limit_exceeded"}}'
+    )
+    data = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/2 429 \r\nretry-after: 3\r\n\r\n" + body
+    sink, outcome, warnings = run(data)
+    assert sink.events == [
+        {"type": "error", "message": "Rate limit reached", "code": "rate_limit_exceeded"}
+    ]
+    assert outcome.errors == 1 and outcome.http_status == 429
+    assert len(warnings) == 1 and "429" in warnings[0]
+
+
+def test_json_error_bodies_of_each_provider_shape() -> None:
+    cases = {
+        b'{"code": 4100, "msg": "authentication is invalid"}': ("authentication is invalid", 4100),
+        b'[{"error": {"code": 400, "message": "API key not valid", "status": "INVALID"}}]': (
+            "API key not valid",
+            400,
+        ),
+        b'{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}': (
+            "invalid x-api-key",
+            "authentication_error",
+        ),
+        b'{\n  "detail": "Not Found"\n}\n': ("Not Found", None),
+    }
+    for body, (message, code) in cases.items():
+        sink, outcome, _ = run(body)
+        expected: NormalizedEvent = {"type": "error", "message": message}
+        if code is not None:
+            expected["code"] = code
+        assert sink.events == [expected], body
+        assert outcome.errors == 1
+
+
+def test_something_that_is_not_sse_warns_once_and_writes_nothing() -> None:
+    sink, outcome, warnings = run(b"<html><body>502 Bad Gateway</body></html>\n")
+    assert sink.events == [] and sink.lines == []
+    assert len(warnings) == 1 and "does not look like SSE" in warnings[0]
+    assert outcome.errors == 0
+
+
+def test_empty_input_is_nothing_at_all() -> None:
+    sink, outcome, warnings = run(b"")
+    assert sink.events == [] and warnings == [] and outcome.responses == 0
+
+
+def test_an_unrecognised_stream_falls_back_to_plain_events() -> None:
+    data = b'id: 1\ndata: {"hello": "world"}\n\nretry: 50\ndata: plain text\n\n'
+    sink, outcome, warnings = run(data)
+    assert sink.events == []
+    assert [json.loads(line) for line in sink.lines] == [
+        {"event": "message", "data": '{"hello": "world"}', "id": "1"},
+        {"retry": 50},
+        {"event": "message", "data": "plain text", "id": "1"},
+    ]
+    assert not outcome.recognized and len(warnings) == 1 and "--dialect" in warnings[0]
+
+
+def test_events_that_tell_nothing_wait_for_one_that_does() -> None:
+    data = b"event: ping\ndata: {}\n\n" + OPENAI
+    sink, _, warnings = run(data)
+    plain, _, _ = run(OPENAI)
+    assert sink.events == plain.events and warnings == []
+
+
+def test_capture_annotations_are_ignored() -> None:
+    annotated = (
+        b": ssechat-capture status=200 content-type=text/event-stream\n"
+        + ANTHROPIC.replace(b"event: ", b": t=0.125\nevent: ")
+    )
+    plain, _, _ = run(ANTHROPIC)
+    sink, _, warnings = run(annotated)
+    assert sink.events == plain.events and warnings == []
+
+
+def test_forced_dialect_reads_what_detection_would_not() -> None:
+    # A lone `[DONE]` tells detection nothing; forced, it is simply nothing.
+    sink, outcome, warnings = run(b"data: [DONE]\n\n", dialect="openai-chat")
+    assert sink.events == [] and sink.lines == [] and warnings == [] and outcome.recognized
+
+
+def test_files_concatenated_give_one_start_done_per_response() -> None:
+    sink, outcome, _ = run(OPENAI + OPENAI + OPENAI)
+    kinds = [e["type"] for e in sink.events]
+    assert kinds.count("start") == kinds.count("done") == outcome.responses == 3
+
+
+def _corpus_inputs() -> list[bytes]:
+    inputs = [path.read_bytes() for path in sorted(EXAMPLES.glob("*.sse"))]
+    path = CONFORMANCE / "providers" / "streams.jsonl"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            if line.strip():
+                inputs.append(case_input(json.loads(line)))
+    return inputs
+
+
+INPUTS = _corpus_inputs()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.sampled_from(INPUTS),
+    cuts=st.lists(st.integers(min_value=0, max_value=1 << 20), max_size=30),
+    head=st.booleans(),
+)
+def test_normalized_output_does_not_depend_on_how_the_input_is_cut(
+    data: bytes, cuts: list[int], head: bool
+) -> None:
+    if head:
+        data = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n" + data
+    whole, outcome, _ = run(data)
+    points = sorted({cut % (len(data) + 1) for cut in cuts})
+    chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    cut, cut_outcome, _ = run(data, chunks)
+    assert cut.events == whole.events
+    assert cut.lines == whole.lines
+    assert cut_outcome == outcome
