@@ -255,11 +255,18 @@ class Stream:
         return self._content_deadline, self._content_kind, self._content_limit
 
     def chunks(self) -> Iterator[bytes]:
-        """The body's bytes as they arrive; raises TimeoutFailure or NetworkFailure."""
-        from urllib3.exceptions import ProtocolError, ReadTimeoutError, SSLError
+        """The body's bytes as they arrive; raises TimeoutFailure or NetworkFailure.
 
+        Each read returns what the socket has at once, without waiting for
+        more. When several HTTP chunks (one event each, as servers send them)
+        are already here, they are read together (`_more_ready`), so a fast
+        stream is handled in batches while a slow one still goes on event by
+        event.
+        """
         raw = self.response.raw
         sock = _socket_of(raw)
+        read = _direct_reader(raw, self.headers)
+        buffer = getattr(getattr(raw, "_fp", None), "fp", None)
         while True:
             limit, kind, seconds = self._nearest()
             left = limit - self.clock()
@@ -270,18 +277,46 @@ class Stream:
                     sock.settimeout(left)
                 except OSError:
                     sock = None
+            failure: Exception | None = None
             try:
-                data = raw.read1(READ_SIZE, decode_content=True)
-            except (TimeoutError, ReadTimeoutError):
-                raise TimeoutFailure(kind, seconds) from None
-            except (ProtocolError, SSLError, OSError) as exc:
-                raise NetworkFailure(
-                    f"the connection dropped during the response ({_short(exc)})",
-                    reason="dropped",
-                ) from None
+                data = read(READ_SIZE)
+                if data and sock is not None and buffer is not None:
+                    parts = [data]
+                    size = len(data)
+                    try:
+                        while size < READ_SIZE and _more_ready(sock, buffer, left):
+                            more = read(READ_SIZE - size)
+                            if not more:
+                                break
+                            parts.append(more)
+                            size += len(more)
+                    except Exception as exc:
+                        failure = exc  # hand on what arrived first, then fail
+                    if len(parts) > 1:
+                        data = b"".join(parts)
+            except Exception as exc:
+                data, failure = b"", exc
+            if data:
+                yield data
+            if failure is not None:
+                raise self._failure(failure, kind, seconds) from None
             if not data:
                 return
-            yield data
+
+    @staticmethod
+    def _failure(exc: Exception, kind: str, seconds: float | None) -> Exception:
+        """What a read error means: a timeout, a dropped connection, or a bug (as is)."""
+        from http.client import HTTPException
+
+        from urllib3.exceptions import HTTPError as URLLib3Error
+
+        if isinstance(exc, TimeoutError) or "timed out" in str(exc).lower():
+            return TimeoutFailure(kind, seconds)
+        if isinstance(exc, (HTTPException, URLLib3Error, OSError, ValueError)):
+            return NetworkFailure(
+                f"the connection dropped during the response ({_short(exc)})", reason="dropped"
+            )
+        return exc
 
     def read_body(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
         """Up to `limit` bytes of a (short) body, such as an error's."""
@@ -299,6 +334,40 @@ class Stream:
 
     def close(self) -> None:
         self.response.close()
+
+
+def _direct_reader(raw: Any, headers: Mapping[str, str]) -> Callable[[int], bytes]:
+    """http.client's read1 under urllib3's, when there is nothing for urllib3 to decode.
+
+    urllib3's read1 adds buffering and decoding layers that cost more than
+    the rest of the pipeline on a stream of small events; with no
+    content-encoding (we ask for identity) they do nothing.
+    """
+    fp = getattr(raw, "_fp", None)
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    decoded = getattr(raw, "_decoded_buffer", None)
+    untouched = decoded is None or len(decoded) == 0
+    if fp is not None and hasattr(fp, "read1") and encoding in ("", "identity") and untouched:
+        read1: Callable[[int], bytes] = fp.read1
+        return read1
+    return lambda amount: raw.read1(amount, decode_content=True)
+
+
+def _more_ready(sock: socket.socket, buffer: Any, timeout: float) -> bool:
+    """Whether more body bytes can be read without waiting (buffered or on the socket)."""
+    try:
+        sock.settimeout(0)
+        ready = buffer.peek(1)
+        # A chunk's closing CRLF alone is not more: reading on would wait for
+        # the next chunk's size line, holding back the event already read.
+        return len(ready) > 2 or ready not in (b"", b"\r\n", b"\r", b"\n")
+    except OSError:
+        return False
+    finally:
+        try:
+            sock.settimeout(timeout)
+        except OSError:
+            pass
 
 
 def _socket_of(raw: Any) -> socket.socket | None:

@@ -151,15 +151,27 @@ def request_to(url: str) -> Request:
     return build_request("openai", Prompt("hi"), KEY, base_url=url)
 
 
-def test_first_event_arrives_before_the_next_is_sent() -> None:
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_first_event_arrives_before_the_next_is_sent(chunked: bool) -> None:
     """read1, not iter_lines: an event is handed on the moment its bytes arrive."""
     sent_second = threading.Event()
 
     def script(conn: socket.socket) -> None:
-        conn.sendall(HEAD + b"data: one\n\n")
+        if chunked:
+            conn.sendall(CHUNKED + b"b\r\ndata: one\n\n\r\n")
+        else:
+            conn.sendall(HEAD + b"data: one\n\n")
         time.sleep(0.5)
         sent_second.set()
-        conn.sendall(b"data: two\n\n")
+        if chunked:
+            conn.sendall(b"b\r\ndata: two\n\n\r\n0\r\n\r\n")
+        else:
+            conn.sendall(b"data: two\n\n")
 
     with raw_server(script) as url:
         stream = open_stream(new_session(), request_to(url), Timeouts(), deadline=None)
