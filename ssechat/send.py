@@ -4,24 +4,34 @@
 what a retry means for the output (DESIGN.md section 3, the `retry` event):
 
 - every byte the server sends goes through the key redactor, then to the
-  capture (`--save`), then to the SSE decoder, the dialect and the writer:
-  the same pipeline as `parse-sse`, with `--raw` writing the bytes themselves
-  and `--events` the plain SSE events;
-- an event that carries content (any SSE event but a ping; comments never
-  count) restarts the idle clock;
+  capture (`--save`), then to the same `pipeline.Pipeline` as `parse-sse`
+  (SSE decoder, auto-detected dialect, writer); `--raw` also writes the bytes
+  themselves and `--events` the plain SSE events, with the pipeline still
+  underneath for the exit status;
+- content for the idle clock is whatever makes the dialect say something:
+  pings, keep-alive comments and empty events do not reset it;
 - a failure after output has begun is resumed as `--resume` says. `auto`:
-  continue where the stream allows it (`Last-Event-ID` when the stream carried
-  ids), otherwise restart in the JSON-lines and `--final` modes, where the
-  `retry` event tells the consumer to drop what this response emitted, and
-  stop with the partial output kept in `--text` and `--raw` modes, where a
-  restart could not be told apart. `restart`: always restart (refused with
-  `--text`/`--raw` unless `--final`). `off`: never retry after output began.
-  Before output has begun a retry is always a plain restart.
+  continue when the stream carried SSE ids (the same request again with
+  `Last-Event-ID`, the same dialect state, `resume: "continue"`); otherwise
+  restart in the JSON-lines and `--final` modes, where the `retry` event
+  (`resume: "restart"`) tells the consumer to drop what this response
+  emitted, and stop with the partial output kept in `--text` and `--raw`
+  modes, where a restart could not be told apart. `restart`: always restart
+  (refused with `--text`/`--raw` unless `--final`). `off`: never retry after
+  output began. Before output has begun a retry is always a plain restart.
+  Not done: continuing an Anthropic answer by prefilling the partial text
+  (`providers.anthropic_prefill` builds the request, but the dialect would
+  start a second response) and the Responses API's background mode with
+  `starting_after`; both restart instead.
+- a retryable error inside the stream (`overloaded_error` and the like) and a
+  stream cut off without its end marker are retried; the error or
+  truncation lines are held back and written only when no retry follows;
 - `--final` holds everything back and prints one complete answer at the end,
-  or nothing when there is none.
+  or nothing when there is none; the capture is rewritten on a restart, so
+  it always holds the response the output came from.
 
 Every retry writes `{"type": "retry", "attempt", "reason", "delay", "resume"}`
-in the JSON modes and one notice line on stderr.
+in the JSON modes (`--events` included) and one notice line on stderr.
 """
 
 from __future__ import annotations
@@ -33,7 +43,15 @@ from enum import Enum
 from typing import IO, Any, Final, Protocol
 
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
-from ssechat.events import JsonLinesWriter, LineWriter, TextWriter, json_line, raw_event_line
+from ssechat.events import (
+    TERMINAL_ESCAPES,
+    JsonLinesWriter,
+    LineWriter,
+    TextWriter,
+    is_terminal,
+    json_line,
+    raw_event_line,
+)
 from ssechat.keys import Redactor, StreamRedactor
 from ssechat.pipeline import Pipeline
 from ssechat.providers import Request
@@ -445,7 +463,10 @@ class Session:
             answer = self.fold.answer()
             if self.options.mode is Mode.TEXT:
                 text = answer["text"]
-                self.writer.write([(text if text.endswith("\n") else text + "\n").encode()])
+                if is_terminal(self.out):  # as TextWriter: no escape sequence gets through
+                    text = text.translate(TERMINAL_ESCAPES)
+                text = text if text.endswith("\n") else text + "\n"
+                self.writer.write([text.encode("utf-8", "replace")])  # lone surrogates too
             else:
                 self.writer.write([json_line(answer)])
         self.writer.flush()
@@ -485,7 +506,10 @@ class Session:
             header = CaptureHeader(failure.status, "application/json")
             self._capture_file.write(header.line())
             if failure.body:
-                self._capture_file.write(StreamRedactor(self.secrets).feed(failure.body))
+                # Error bodies echo keys masked ("sk-ab***WXYZ") or in part: the
+                # text redactor removes those forms too, as it does on stderr.
+                body = StreamRedactor(self.secrets).feed(failure.body)
+                self._capture_file.write(self.redact(body.decode("utf-8", "replace")).encode())
 
 
 def run(loop: Loop, session: Session) -> None:
