@@ -23,12 +23,9 @@ from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Decoder
 from ssechat.summary import Summary
 
 EXAMPLES = """\
-  ssechat parse-sse examples/openai-tool-call.sse
   curl -sN "$URL" -H "Authorization: Bearer $KEY" -d @body.json | ssechat parse-sse --text
-  ssechat parse-sse capture.sse | jq -r 'select(.type == "delta") | .text' | tr -d '\\n'
   ssechat parse-sse capture.sse | jq -c 'select(.type == "tool_call") | {name, arguments}'
   ssechat parse-sse --summary capture.sse | jq -e '.finish_reason == "stop"'
-  ssechat parse-sse --events capture.sse | jq -r .data
 """
 
 
@@ -119,8 +116,9 @@ def parse_sse_cmd(
     the body are skipped.
 
     Exit status 3 when a stream reports an error, ends without its end marker
-    (see --allow-truncated), or holds tool-call arguments that cannot be
-    repaired; a stream no dialect recognises is written as with --events.
+    (see --allow-truncated), or holds a tool call whose arguments are cut off
+    or cannot be repaired; a stream no dialect recognises is written as with
+    --events (exit 0).
     """
     if raw_events and (text_only or summary or dialect):
         raise click.UsageError("--events cannot be combined with --text, --summary or --dialect")
