@@ -174,10 +174,12 @@ _COMMON_STATUSES: Final = (
 PAGES: Final[dict[str, Page]] = {
     "ssechat": Page(
         description=(
-            "Each command is one stage of a pipeline: bytes from stdin, files or an HTTP "
+            "`parse-sse` and `send` share one pipeline: bytes from stdin, files or an HTTP "
             "response go through one WHATWG SSE decoder, then through the dialect of the "
             "provider that produced them (detected from the stream itself, or forced with "
-            "`--dialect`), and come out as normalized JSON lines, one object per line.",
+            "`--dialect`), and come out as normalized JSON lines, one object per line. "
+            "`repair-json` finishes the JSON a model wrote, and `replay` plays a saved "
+            "capture back, to stdout or as a local server, for testing clients.",
             "stdout carries data only. Messages and warnings go to stderr, one line each, "
             "prefixed with `ssechat:`. No traceback reaches the terminal unless `--debug` (or "
             "SSECHAT_DEBUG) asks for one. When the reader of stdout goes away (`| head`), "
