@@ -81,6 +81,7 @@ class OpenAIChat(Dialect):
         append = out.append
         loads = _loads
         hot = self.open and not self.finishes  # inside a response, before any finish
+        calls = self.calls
         for item in items:
             if type(item) is not Event:
                 continue
@@ -89,6 +90,7 @@ class OpenAIChat(Dialect):
             except _JSONDecodeError:
                 self._not_json(item[1], out)
                 hot = self.open and not self.finishes
+                calls = self.calls
                 continue
             # Usage, errors and Groq's x_groq never come with a lone text
             # fragment (they come with the finish, or alone). Subscripts are
@@ -106,11 +108,36 @@ class OpenAIChat(Dialect):
                         and not choice["index"]
                         and ("usage" not in chunk or not chunk["usage"])
                     ):
-                        content = delta["content"]
-                        if type(content) is str:
-                            if content:
-                                append({"type": "delta", "text": content})
-                            continue
+                        if "content" in delta:
+                            content = delta["content"]
+                            if type(content) is str:
+                                if content:
+                                    append({"type": "delta", "text": content})
+                                continue
+                        else:
+                            # A fragment of an open call's arguments, and only that.
+                            fragments = delta["tool_calls"]
+                            fragment = fragments[0]
+                            function = fragment["function"]
+                            arguments = function["arguments"]
+                            call = calls.get((0, fragment["index"]))
+                            if (
+                                call is not None
+                                and len(fragments) == 1
+                                and len(fragment) == 2
+                                and len(function) == 1
+                                and type(arguments) is str
+                            ):
+                                if arguments:
+                                    call.parts.append(arguments)
+                                    append(
+                                        {
+                                            "type": "tool_call_delta",
+                                            "index": call.index,
+                                            "arguments": arguments,
+                                        }
+                                    )
+                                continue
                 except (LookupError, TypeError):
                     pass
             try:
@@ -118,6 +145,7 @@ class OpenAIChat(Dialect):
             except MALFORMED as exc:
                 self.malformed(item, exc, out)
             hot = self.open and not self.finishes
+            calls = self.calls
 
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data
@@ -174,11 +202,13 @@ class OpenAIChat(Dialect):
         if not text:
             return
         try:
-            loads(data)  # JSON that only the standard library reads (huge integers)
+            chunk = loads(data)  # JSON only the standard library reads (lone surrogates...)
         except ValueError:
             if not self.open:
                 self.begin(out)
             self.error(out, f"an event's data is not JSON: {text[:80]!r}", "invalid_json")
+            return
+        self._chunk(chunk, out)
 
     def _text(self, out: list[NormalizedEvent], kind: str, text: str, index: int) -> None:
         if index:
