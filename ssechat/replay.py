@@ -12,7 +12,9 @@ Two consumers of `capture.Capture`:
   `200 text/event-stream` with the capture sent in chunked transfer encoding,
   one chunk per event, with the same timing measured from when the request
   arrived; or the recorded status and body when the capture recorded a
-  non-2xx response. Request i gets capture i (the last one repeats). The
+  non-2xx response. A request with `Last-Event-ID: X` resumes the capture
+  after the event that set id X (when one did), the way an SSE server
+  continues a stream. Request i gets capture i (the last one repeats). The
   first `fault_requests` requests get the `Fault` instead: an error status,
   an abrupt close, a stall, garbage bytes or a slow trickle.
 
@@ -34,6 +36,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 from ssechat.capture import Capture, create_private
 from ssechat.errors import NetworkError, UsageError
 from ssechat.events import json_line
+from ssechat.sse import Decoder
 
 if TYPE_CHECKING:
     import socket
@@ -91,6 +94,32 @@ def replay_to_stream(
                 sleep(wait)
             out.write(segment.data)
             out.flush()
+
+
+def ids_after(capture: Capture) -> list[str]:
+    """The last event id after each segment (what a client would send to resume)."""
+    decoder = Decoder()
+    ids = []
+    for segment in capture.segments:
+        decoder.feed(segment.data)
+        ids.append(decoder.last_event_id)
+    return ids
+
+
+def resume_point(capture: Capture, ids: Sequence[str], last_event_id: str) -> int:
+    """The index of the segment to start from for a request with `Last-Event-ID`.
+
+    0 (the whole capture) when the header is empty or no event carries that id;
+    otherwise the segment after the last event that set it.
+    """
+    if not last_event_id:
+        return 0
+    for index in range(len(ids) - 1, -1, -1):
+        if capture.segments[index].is_event and ids[index] == last_event_id:
+            before = ids[index - 1] if index else ""
+            if before != last_event_id:  # this event set the id (not merely kept it)
+                return index + 1
+    return 0
 
 
 # -- faults --------------------------------------------------------------------
@@ -363,6 +392,7 @@ class ReplayServer:
         self._finished = 0
         self.stopping = threading.Event()
         self._log_file: IO[bytes] | None = None
+        self.ids = [ids_after(capture) for capture in config.captures]
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
         class Server(ThreadingHTTPServer):
@@ -441,6 +471,9 @@ class ReplayServer:
         return self._finished
 
 
+_BODY_LIMIT: Final = 64 * 1024 * 1024  # request bodies (a chat request is a few KB)
+
+
 def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
     import select
     import socket
@@ -457,6 +490,11 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # one line per request is written by _serve, not http.server's access log
+
+        def log_error(self, format: str, *args: Any) -> None:
+            # http.server answers malformed requests (400, 414, 501) itself:
+            # a refusal is said on stderr, never silent.
+            config.log(f"refused a request from {self.client_address[0]}: {format % args}")
 
         def parse_request(self) -> bool:
             # Recorded times count from when the request was sent: start the
@@ -476,7 +514,11 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             started = self.started
             try:
                 body = self._read_body()
-            except (ConnectionError, ValueError):
+            except ConnectionError:
+                self.close_connection = True
+                return
+            except ValueError as exc:
+                self.send_error(400, f"bad request body: {exc}")  # logged by log_error
                 self.close_connection = True
                 return
             number = server.next_request()
@@ -498,7 +540,9 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 elif not 200 <= capture.status < 300:
                     self._send_whole(capture.status, capture.content_type, capture.body())
                 else:
-                    self._stream(capture, fault, started)
+                    last_id = self.headers.get("Last-Event-ID", "").strip()
+                    first = resume_point(capture, server.ids[index], last_id)
+                    self._stream(capture, first, fault, started)
             except (ConnectionError, ClientGone, TimeoutError):
                 self.close_connection = True
             finally:
@@ -513,9 +557,13 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                         while self.rfile.readline(65536).strip():
                             pass  # trailers
                         return b"".join(parts)
+                    if size > _BODY_LIMIT:
+                        raise ValueError(f"a chunk of {size} bytes")
                     parts.append(self.rfile.read(size))
                     self.rfile.readline(8)
             length = int(self.headers.get("Content-Length") or 0)
+            if length > _BODY_LIMIT:  # read() would allocate it all up front
+                raise ValueError(f"Content-Length {length} is over {_BODY_LIMIT} bytes")
             return self.rfile.read(length) if length > 0 else b""
 
         def _send_error(self, fault: Fault) -> None:
@@ -535,7 +583,7 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _stream(self, capture: Capture, fault: Fault, started: float) -> None:
+        def _stream(self, capture: Capture, first: int, fault: Fault, started: float) -> None:
             self.send_response(200)
             self.send_header("Content-Type", capture.content_type)
             self.send_header("Cache-Control", "no-cache")
@@ -545,7 +593,10 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             events = 0
             shift = 0.0  # how long stalls have held the stream back
             schedule = config.timing.schedule(capture)
-            for segment, at in [*zip(capture.segments, schedule, strict=True), (None, None)]:
+            # A resumed stream starts now, and keeps the recorded gaps from there on.
+            zero = schedule[first - 1] if first else 0.0
+            timed = list(zip(capture.segments, schedule, strict=True))[first:]
+            for segment, at in [*timed, (None, None)]:
                 if segment is None or segment.is_event:
                     if fault.stall_after == events:
                         stall_start = time.monotonic()
@@ -559,7 +610,7 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                         break
                 if segment is None or at is None:
                     break
-                self._wait_until(started + shift + at)
+                self._wait_until(started + shift + at - zero)
                 self._chunk(segment.data, fault.slow)
                 events += segment.is_event
             self.wfile.write(b"0\r\n\r\n")

@@ -28,12 +28,14 @@ from ssechat.replay import (
     Fault,
     Timing,
     error_body,
+    ids_after,
     parse_faults,
     parse_listen,
     redact_header,
     redact_path,
     replay_to_stream,
     request_record,
+    resume_point,
 )
 from ssechat.sse import Decoder, Event
 from tests.conftest import EXAMPLES, run_ssechat, ssechat_command
@@ -528,6 +530,30 @@ def test_a_chunked_request_body_is_read_and_logged(tmp_path: Path) -> None:
             assert conn.getresponse().read() == example.read_bytes()
         assert server.proc.wait(10) == 0
     assert json.loads(log.read_text())["body"] == {"a": [1, 2]}
+
+
+def test_last_event_id_resumes_after_that_event(tmp_path: Path) -> None:
+    path = tmp_path / "ids.sse"
+    path.write_bytes(b"".join(b"id: %d\ndata: event %d\n\n" % (n, n) for n in range(1, 5)))
+    capture = read_capture(str(path))
+    assert resume_point(capture, ids_after(capture), "2") == 2
+    assert resume_point(capture, ids_after(capture), "nope") == 0
+    with serve(path, "--delay", "0.3") as server:
+        for last_id, expected in (("3", ["event 4"]), ("9", [f"event {n}" for n in range(1, 5)])):
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+            start = time.monotonic()
+            conn.request("GET", "/", headers={"Last-Event-ID": last_id})
+            with closing(conn):
+                body = conn.getresponse().read()
+            assert [e.data for e in events_of(body)] == expected
+        assert time.monotonic() - start >= 0.85  # the full replay kept its pacing
+
+
+def test_ids_stay_with_the_event_that_set_them() -> None:
+    capture = parse_capture(b"id: a\ndata: 1\n\ndata: 2\n\nid: b\ndata: 3\n\n")
+    assert ids_after(capture) == ["a", "a", "b"]
+    assert resume_point(capture, ids_after(capture), "a") == 1  # after the event that set it
+    assert resume_point(capture, ids_after(capture), "b") == 3  # nothing left
 
 
 # -- faults, seen from a client --------------------------------------------------------
