@@ -138,7 +138,7 @@ def _streams(draw: st.DrawFn) -> tuple[list[bytes], list[float]]:
     return blocks, [t / 1000 for t in times]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(stream=_streams(), cuts=st.lists(st.integers(0, 400), max_size=8))
 def test_capture_then_read_gives_the_stream_and_each_events_time(
     stream: tuple[list[bytes], list[float]], cuts: list[int]
