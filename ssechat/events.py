@@ -224,9 +224,11 @@ def encode_lines(events: list[NormalizedEvent]) -> bytes:
 
     orjson encodes a list of 250 small dicts about twenty times faster than
     250 dicts one call at a time, so the batch is encoded as one JSON array
-    and its `},{"type":` joints become line ends. That text can also occur
-    inside an event (a tool call's parsed arguments): when it occurs more
-    often than there are joints, the events are encoded one by one instead.
+    and its `},{"type":` joints become line ends. That relies on `type`
+    being every event's first key (the contract: DESIGN.md section 3). The
+    same text can also occur inside an event (a tool call's parsed
+    arguments): when it occurs more often than there are joints, the events
+    are encoded one by one instead.
     """
     try:
         array = _dumps(events)
@@ -267,7 +269,7 @@ TERMINAL_ESCAPES: Final = {
 """C0 and C1 controls but tab and newline, as visible `\\xNN` (ESC, CSI, BEL, CR...)."""
 
 
-def _is_terminal(stream: IO[bytes]) -> bool:
+def is_terminal(stream: IO[bytes]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError, OSError):
@@ -297,8 +299,8 @@ class TextWriter:
         self.reasoning = reasoning
         # A hostile stream must not rewrite the user's terminal (escape
         # sequences): on a terminal, control characters are written escaped.
-        self._escape_out = _is_terminal(stream)
-        self._escape_reasoning = reasoning is not None and _is_terminal(reasoning)
+        self._escape_out = is_terminal(stream)
+        self._escape_reasoning = reasoning is not None and is_terminal(reasoning)
         self._text_open = False  # answer text written and not yet ended by a newline
         self._reasoning_open = False
 

@@ -54,9 +54,11 @@ JSON = st.recursive(
     ),
     max_leaves=6,
 )
-EVENT = st.fixed_dictionaries(
-    {"type": st.sampled_from(["delta", "tool_call", "usage", "error"])},
-    optional={"text": st.text(), "arguments": JSON, "code": JSON},
+# `type` first, as the contract (DESIGN.md section 3) and every dialect have it.
+EVENT = st.builds(
+    lambda kind, rest: {"type": kind, **rest},
+    st.sampled_from(["delta", "tool_call", "usage", "error"]),
+    st.fixed_dictionaries({}, optional={"text": st.text(), "arguments": JSON, "code": JSON}),
 )
 
 
