@@ -552,7 +552,10 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                 parts: list[bytes] = []
                 while True:
-                    size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+                    size_field = self.rfile.readline(1024).split(b";")[0].strip()
+                    if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_field):
+                        raise ValueError("a chunk size that is not hexadecimal")
+                    size = int(size_field, 16)
                     if size == 0:
                         while self.rfile.readline(65536).strip():
                             pass  # trailers
@@ -561,7 +564,10 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                         raise ValueError(f"a chunk of {size} bytes")
                     parts.append(self.rfile.read(size))
                     self.rfile.readline(8)
-            length = int(self.headers.get("Content-Length") or 0)
+            length_field = (self.headers.get("Content-Length") or "0").strip()
+            if not length_field.isdigit():
+                raise ValueError(f"Content-Length {length_field[:20]!r} is not a number")
+            length = int(length_field)
             if length > _BODY_LIMIT:  # read() would allocate it all up front
                 raise ValueError(f"Content-Length {length} is over {_BODY_LIMIT} bytes")
             return self.rfile.read(length) if length > 0 else b""

@@ -520,6 +520,21 @@ def test_log_requests_writes_redacted_json_lines_0600(tmp_path: Path) -> None:
     )
 
 
+def test_a_malformed_request_is_refused_with_400_and_a_stderr_line() -> None:
+    example = EXAMPLES / "openai-text.sse"
+    with serve(example) as server:
+        for head in (b"Content-Length: lots", b"Transfer-Encoding: chunked"):
+            sock = socket.create_connection((server.host, server.port), timeout=10)
+            with sock:
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n\r\nzz\r\n")
+                answer = sock.recv(65536)
+                assert answer.startswith(b"HTTP/1.1 400 bad request body: ")
+        assert server.get_body() == (200, example.read_bytes())
+        server.stop()
+    assert server.stderr.count(b"refused a request") == 2
+    assert server.stderr.count(b" -> 200 ") == 1
+
+
 def test_a_chunked_request_body_is_read_and_logged(tmp_path: Path) -> None:
     log = tmp_path / "requests.jsonl"
     example = EXAMPLES / "openai-text.sse"
