@@ -834,3 +834,15 @@ def test_generic_content_and_both_end_markers() -> None:
         ]
     events, outcome = normalize(sse((None, '{"content":"a"}')))
     assert events[-1]["code"] == TRUNCATED and outcome.truncated == 1
+
+
+def test_json_only_the_standard_library_reads_is_not_lost() -> None:
+    events, outcome = normalize(
+        sse(
+            chunk('{"content":"a\\ud800b"}', more=',"seed":123456789012345678901234567890'),
+            chunk(finish='"stop"'),
+            (None, "[DONE]"),
+        )
+    )
+    assert fold(events)["text"] == "a\ud800b"
+    assert outcome.errors == 0
