@@ -43,6 +43,8 @@ from ssechat.repair import RepairError, RepairTimeout, close_truncated, parse_to
         ('"top', "top"),
         ("{", {}),
         ('{"s": "a]{b", "t": ["c}', {"s": "a]{b", "t": ["c}"]}),
+        ('{"url": "https://x/}', {"url": "https://x/"}),  # read as a missing end quote
+        ('[{"a": "x}]', [{"a": "x"}]),
     ],
 )
 def test_close_truncated(prefix: str, closed: Any) -> None:
@@ -57,7 +59,6 @@ def test_close_truncated(prefix: str, closed: Any) -> None:
         '{"a": [1}',  # mismatched
         "[1, 2] [3",  # two documents
         '{"a": 1, b',  # an unquoted key
-        '{"url": "https://x/}',  # a missing end quote, not a cut
         '{"a": 1}',  # complete: nothing to close
         "   ",
     ],
