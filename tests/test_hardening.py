@@ -323,3 +323,40 @@ def test_an_event_only_the_standard_library_parses_is_not_dropped(dialect: str) 
         lines = json_lines(result.stdout)
         answer = "".join(line["text"] for line in lines if line["type"] == "delta")
         assert answer == json.loads(f'"{text}"'), lines
+
+
+# -- faults send survives ------------------------------------------------------------------
+
+
+def test_send_survives_garbage_mid_stream(tmp_path: Path) -> None:
+    # Regression: garbage from a proxy mid-stream (an HTML page, then a data
+    # line that is not JSON) ended send with exit 3 and half an answer; it is
+    # now retried like a drop, and the folded answer is the whole one.
+    capture = Path(__file__).resolve().parent.parent / "examples" / "openai-text.sse"
+    server = subprocess.Popen(
+        [*ssechat_command(), "replay", str(capture), "--serve", "0", "--fault", "garbage-after=3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().decode().strip() + "/v1"
+        result = run_ssechat(
+            ["send", "--base-url", url, "--backoff-base", "0.05", "hi"],
+            env={"OPENAI_API_KEY": "sk-test-garbage"},
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()
+    assert result.returncode == 0, result.stderr
+    text: list[str] = []
+    for line in json_lines(result.stdout):
+        if line["type"] == "retry":
+            assert line["resume"] == "restart"
+            text = []
+        elif line["type"] == "delta":
+            text.append(line["text"])
+    reference = run_ssechat(["parse-sse", "--text", str(capture)]).stdout.decode()
+    assert "".join(text) + "\n" == reference

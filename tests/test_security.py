@@ -545,3 +545,20 @@ def test_send_text_on_a_terminal_is_escaped(tmp_path: Path, final: list[str]) ->
     assert status == 0
     _no_raw_controls(terminal)
     assert b"\\x1b]0;owned" in terminal
+
+
+def test_send_final_text_with_a_lone_surrogate_is_not_a_crash() -> None:
+    # Regression: `--final --text` encoded the answer strictly, so a lone
+    # surrogate escape in the stream ("\\ud83d" cut from its pair) ended in
+    # "internal error: UnicodeEncodeError".
+    def surrogate(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        # stream_of escapes the backslash; unescaping it leaves the JSON escape \ud83d.
+        handler.wfile.write(stream_of("half \\ud83d emoji").replace(b"\\\\", b"\\"))
+
+    with serve(surrogate) as url:
+        result = run_ssechat(["send", "--base-url", url, "--final", "--text", "hi"], env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"half ? emoji\n"  # what encoding with "replace" gives
