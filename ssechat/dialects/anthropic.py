@@ -25,12 +25,14 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, usage_event_fields
+from ssechat.dialects.base import MALFORMED, Dialect, ToolCall, as_dict, loads, usage_event_fields
 from ssechat.events import NormalizedEvent
-from ssechat.sse import Event
+from ssechat.sse import Event, Item
 
-_loads = orjson.loads
-_JSONDecodeError = orjson.JSONDecodeError
+# base.loads: orjson, then the standard library for what only it reads
+# (lone surrogate escapes, integers past 64 bits), never dropping the event.
+_loads = loads
+_JSONDecodeError = ValueError
 
 
 class Anthropic(Dialect):
@@ -51,11 +53,49 @@ class Anthropic(Dialect):
         self.has_content = False
         self.initial_input = {}
 
+    def feed_many(self, items: list[Item], out: list[NormalizedEvent]) -> None:
+        """The loop over one read's events, with the common text delta inlined."""
+        append = out.append
+        fast_loads = orjson.loads
+        hot = self.open and self.has_content
+        for item in items:
+            if type(item) is not Event:
+                continue
+            try:
+                payload = fast_loads(item[1])
+            except orjson.JSONDecodeError:
+                try:
+                    payload = _loads(item[1])
+                except _JSONDecodeError:
+                    continue
+            if hot:
+                # Subscripts are the fastest lookups; a missing key or another
+                # type only means "not a text delta".
+                try:
+                    if payload["type"] == "content_block_delta":
+                        delta = payload["delta"]
+                        if delta["type"] == "text_delta":
+                            text = delta["text"]
+                            if type(text) is str:
+                                if text:
+                                    append({"type": "delta", "text": text})
+                                continue
+                except (LookupError, TypeError):
+                    pass
+            try:
+                self._payload(payload, item, out)
+            except MALFORMED as exc:
+                self.malformed(item, exc, out)
+            hot = self.open and self.has_content
+
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
             payload = _loads(event.data)
         except _JSONDecodeError:
             return
+        self._payload(payload, event, out)
+
+    def _payload(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
         if type(payload) is not dict:
             return
         kind = payload.get("type") or event.event
