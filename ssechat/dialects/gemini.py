@@ -28,12 +28,14 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, usage_event_fields
+from ssechat.dialects.base import Dialect, ToolCall, as_dict, loads, usage_event_fields
 from ssechat.events import NormalizedEvent
 from ssechat.sse import Event
 
-_loads = orjson.loads
-_JSONDecodeError = orjson.JSONDecodeError
+# base.loads: orjson, then the standard library for what only it reads
+# (lone surrogate escapes, integers past 64 bits), never dropping the event.
+_loads = loads
+_JSONDecodeError = ValueError
 _PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _VALUE_KEYS = ("numberValue", "boolValue", "structValue", "listValue")
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import orjson
-
-from ssechat.dialects.base import Dialect, as_dict, usage_event_fields
+from ssechat.dialects.base import Dialect, as_dict, loads, usage_event_fields
 from ssechat.events import NormalizedEvent
 from ssechat.sse import Event
 
-_loads = orjson.loads
-_JSONDecodeError = orjson.JSONDecodeError
+# base.loads: orjson, then the standard library for what only it reads
+# (lone surrogate escapes, integers past 64 bits), never dropping the event.
+_loads = loads
+_JSONDecodeError = ValueError
 
 
 class Generic(Dialect):
