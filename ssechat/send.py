@@ -81,6 +81,9 @@ RETRYABLE_STREAM_ERRORS: Final = frozenset(
         "server_error",
         "internal_server_error",
         "service_unavailable",
+        # Not the provider's: an event whose data is not JSON, as when a proxy
+        # cuts the stream and sends its own error page. A new attempt heals it.
+        "invalid_json",
     }
 )
 
