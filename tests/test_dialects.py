@@ -13,15 +13,20 @@ event kind each dialect reads, one assertion per behaviour.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ssechat import dialects
-from ssechat.dialects.base import INCOMPLETE
+from ssechat.dialects.base import INCOMPLETE, MALFORMED
+from ssechat.dialects.openai_chat import OpenAIChat
 from ssechat.errors import InputError
 from ssechat.events import TRUNCATED, NormalizedEvent
 from ssechat.pipeline import Outcome, Pipeline
+from ssechat.sse import Decoder, Event
 from tests.conftest import case_input, corpus_params
 
 
@@ -846,3 +851,78 @@ def test_json_only_the_standard_library_reads_is_not_lost() -> None:
     )
     assert fold(events)["text"] == "a\ud800b"
     assert outcome.errors == 0
+
+
+# -- openai-chat's template fast path (feed_many) ----------------------------------
+
+_MIDDLES = st.one_of(
+    st.text(max_size=12).map(lambda text: json.dumps(text)),
+    st.text(max_size=12).map(lambda text: json.dumps(text, ensure_ascii=False)),
+    st.sampled_from(
+        [
+            "null",
+            "1",
+            '""',
+            ' "a" ',
+            '"a","refusal":"b"',
+            '"a"},"x":{"y":"b"',
+            '"a\\"',
+            '"\\ud800"',
+            '"a"}]}',
+            "",
+            '"},"logprobs":null,"finish_reason":"stop"}]} {"',
+        ]
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    contents=st.lists(_MIDDLES, max_size=12),
+    arguments=st.lists(_MIDDLES, max_size=12),
+    cut=st.integers(min_value=1, max_value=400),
+)
+def test_openai_chat_template_fast_path_changes_nothing(
+    contents: list[str], arguments: list[str], cut: int
+) -> None:
+    """The learnt-template path gives what parsing every chunk gives, whatever the middles."""
+    call = '{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f","arguments":""}}]}'
+    events = [chunk('{"role":"assistant","content":""}')]
+    events += [chunk('{"content":%s}' % middle) for middle in contents]
+    events += [chunk(call)]
+    events += [
+        chunk('{"tool_calls":[{"index":0,"function":{"arguments":%s}}]}' % middle)
+        for middle in arguments
+    ]
+    events += [chunk(finish='"tool_calls"'), (None, "[DONE]")]
+    data = sse(*events) * 2
+    fast, _ = normalize(
+        data, dialect="openai-chat", chunks=[data[i : i + cut] for i in range(0, len(data), cut)]
+    )
+    reference = dialects.create("openai-chat")
+    slow: list[NormalizedEvent] = []
+    for item in Decoder().feed(data):
+        if type(item) is Event:
+            try:
+                reference.feed(item, slow)
+            except MALFORMED as exc:
+                reference.malformed(item, exc, slow)
+    reference.close(slow)
+    assert fast == slow
+
+
+def test_openai_chat_template_serves_the_common_chunks() -> None:
+    """The fast path is taken: one template per response shape, not one parse per chunk."""
+    words = [chunk('{"content":%s}' % json.dumps(f' w{i} \\ " é')) for i in range(200)]
+    data = sse(chunk('{"role":"assistant","content":""}'), *words, (None, "[DONE]"))
+    sink = ListSink()
+    pipeline = Pipeline(sink, dialect="openai-chat")
+    pipeline.feed(data)
+    pipeline.close()
+    dialect = pipeline.dialect
+    assert isinstance(dialect, OpenAIChat)
+    assert dialect.template_learns == 1
+    assert dialect.template_hits == 199
+    assert "".join(e["text"] for e in sink.events if e["type"] == "delta") == "".join(
+        f' w{i} \\ " é' for i in range(200)
+    )

@@ -22,7 +22,7 @@ Azure (a first prompt-filter chunk with empty `choices` and id), Mistral
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, NamedTuple
 
 import orjson
 
@@ -39,6 +39,80 @@ from ssechat.sse import Event, Item
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
+_NO_TEMPLATE: Final = ("", "", 0, 0)
+_PROBE: Final = "\x00probe"
+_CONTENT: Final = ("choices", 0, "delta", "content")
+_ARGUMENTS: Final = ("choices", 0, "delta", "tool_calls", 0, "function", "arguments")
+
+
+class Template(NamedTuple):
+    """A common chunk's text around its one varying string (see `_learn`).
+
+    `prefix` + a JSON string literal + `suffix` is that chunk with another
+    string in place: the literal alone is parsed, not the chunk.
+    """
+
+    prefix: str
+    suffix: str
+    start: int  # len(prefix)
+    end: int  # -len(suffix)
+
+
+def _literal_end(data: str, start: int) -> int:
+    """The index after the JSON string literal that opens at `data[start]` (a quote)."""
+    find = data.find
+    end = start
+    while True:
+        end = find('"', end + 1)
+        if end < 0:
+            return -1
+        backslashes = 0
+        while data[end - 1 - backslashes] == "\\":
+            backslashes += 1
+        if not backslashes % 2:
+            return end + 1
+
+
+def _learn(data: str, key: str, value: str, chunk: Any, path: tuple[Any, ...]) -> Template | None:
+    """The template of a common chunk whose field `key` (at `path`) holds `value`.
+
+    Long answers come as thousands of chunks identical but for one string
+    (id, model, fingerprint, index, `"finish_reason":null` repeated). With
+    the text before and after that string known, the next chunk is checked
+    with `startswith`/`endswith` and only its string literal is parsed:
+    a third of the cost of parsing the chunk. The split is proven on this
+    chunk: its literal must decode to `value`, and the chunk with a probe
+    string in its place must parse to `chunk` with only that field changed.
+    A literal in that place then always means the same: the text before it
+    is tokenized alike whatever string follows, and so is the text after.
+    """
+    marker = f'"{key}"'
+    at = data.find(marker)
+    while at >= 0:
+        start = at + len(marker)
+        while data[start : start + 1] in (" ", "\t", "\n", "\r", ":"):
+            start += 1
+        if data[start : start + 1] == '"':
+            end = _literal_end(data, start)
+            if 0 < end < len(data) and _proven(data, start, end, value, chunk, path):
+                return Template(data[:start], data[end:], start, end - len(data))
+        at = data.find(marker, at + 1)
+    return None
+
+
+def _proven(data: str, start: int, end: int, value: str, chunk: Any, path: tuple[Any, ...]) -> bool:
+    try:
+        if _loads(data[start:end]) != value:
+            return False
+        probed = _loads(data[:start] + orjson.dumps(_PROBE).decode() + data[end:])
+        expected = _loads(data)  # a fresh copy to change
+        place = expected
+        for step in path[:-1]:
+            place = place[step]
+        place[path[-1]] = _PROBE
+    except (_JSONDecodeError, LookupError, TypeError):
+        return False
+    return bool(probed == expected)
 
 
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +137,14 @@ class OpenAIChat(Dialect):
         self.finishes: dict[int, Any] = {}
         self.started_calls: dict[int, int] = {}  # calls started per choice
         self.last_call: dict[int, ToolCall] = {}  # per choice, for fragments without an index
+        # The common chunks' templates (`_learn`), kept across responses: a
+        # template matches only chunks identical to its own but for the
+        # string, so a new response (another id) simply does not match.
+        self.text_template: tuple[str, str, int, int] = _NO_TEMPLATE
+        self.args_template: tuple[str, str, int, int] = _NO_TEMPLATE
+        self.args_key: tuple[int, Any] = (0, None)
+        self.template_learns = 0
+        self.template_hits = 0
 
     def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
         super().begin(out, model, response_id)
@@ -72,23 +154,59 @@ class OpenAIChat(Dialect):
         self.last_call = {}
 
     def feed_many(self, items: list[Item], out: list[NormalizedEvent]) -> None:
-        """The loop over one read's events, with the common chunk inlined.
+        """The loop over one read's events, with the common chunks inlined.
 
         Nearly every chunk of a long answer is one choice whose delta is one
-        text fragment: that chunk costs one JSON parse and a few lookups
-        here; anything else goes through `_chunk`, which reads every field.
+        text fragment (or one fragment of an open call's arguments): such a
+        chunk that has the learnt template's text around its string costs a
+        parse of that string alone (`_learn`); one that has not, a JSON
+        parse and a few lookups here; anything else goes through `_chunk`,
+        which reads every field.
         """
         append = out.append
         loads = _loads
         hot = self.open and not self.finishes  # inside a response, before any finish
         calls = self.calls
+        text_prefix, text_suffix, text_start, text_end = self.text_template
+        args_prefix, args_suffix, args_start, args_end = self.args_template
+        hits = 0
         for item in items:
             if type(item) is not Event:
                 continue
+            data = item[1]
+            if hot:
+                if text_prefix and data.startswith(text_prefix) and data.endswith(text_suffix):
+                    try:
+                        content = loads(data[text_start:text_end])
+                    except _JSONDecodeError:
+                        content = None
+                    if type(content) is str:
+                        if content:
+                            append({"type": "delta", "text": content})
+                        hits += 1
+                        continue
+                elif args_prefix and data.startswith(args_prefix) and data.endswith(args_suffix):
+                    call = calls.get(self.args_key)
+                    try:
+                        arguments = loads(data[args_start:args_end])
+                    except _JSONDecodeError:
+                        arguments = None
+                    if call is not None and type(arguments) is str:
+                        if arguments:
+                            call.parts.append(arguments)
+                            append(
+                                {
+                                    "type": "tool_call_delta",
+                                    "index": call.index,
+                                    "arguments": arguments,
+                                }
+                            )
+                        hits += 1
+                        continue
             try:
-                chunk = loads(item[1])
+                chunk = loads(data)
             except _JSONDecodeError:
-                self._not_json(item[1], out)
+                self._not_json(data, out)
                 hot = self.open and not self.finishes
                 calls = self.calls
                 continue
@@ -113,6 +231,11 @@ class OpenAIChat(Dialect):
                             if type(content) is str:
                                 if content:
                                     append({"type": "delta", "text": content})
+                                if self._may_learn(hits):
+                                    template = _learn(data, "content", content, chunk, _CONTENT)
+                                    if template is not None:
+                                        self.text_template = template
+                                        text_prefix, text_suffix, text_start, text_end = template
                                 continue
                         else:
                             # A fragment of an open call's arguments, and only that.
@@ -120,7 +243,8 @@ class OpenAIChat(Dialect):
                             fragment = fragments[0]
                             function = fragment["function"]
                             arguments = function["arguments"]
-                            call = calls.get((0, fragment["index"]))
+                            key = (0, fragment["index"])
+                            call = calls.get(key)
                             if (
                                 call is not None
                                 and len(fragments) == 1
@@ -137,6 +261,13 @@ class OpenAIChat(Dialect):
                                             "arguments": arguments,
                                         }
                                     )
+                                if self._may_learn(hits):
+                                    template = _learn(
+                                        data, "arguments", arguments, chunk, _ARGUMENTS
+                                    )
+                                    if template is not None:
+                                        self.args_template, self.args_key = template, key
+                                        args_prefix, args_suffix, args_start, args_end = template
                                 continue
                 except (LookupError, TypeError):
                     pass
@@ -146,6 +277,18 @@ class OpenAIChat(Dialect):
                 self.malformed(item, exc, out)
             hot = self.open and not self.finishes
             calls = self.calls
+        self.template_hits += hits
+
+    def _may_learn(self, hits: int) -> bool:
+        """Whether to learn a template now: a few tries, then one per 16 chunks it served.
+
+        A server whose chunks differ in more than one string (a counter, a
+        per-chunk nonce) never matches a template: learning stops there.
+        """
+        if self.template_learns > (self.template_hits + hits) // 16 + 4:
+            return False
+        self.template_learns += 1
+        return True
 
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data
