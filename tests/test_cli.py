@@ -205,3 +205,23 @@ def test_usage_error_exit_2() -> None:
     proc = run_ssechat(["parse-sse", "--no-such-flag"])
     assert proc.returncode == 2
     assert b"No such option" in proc.stderr
+
+
+def test_flush_choices_are_the_writer_policies() -> None:
+    from ssechat.cli.common import FLUSH_POLICIES
+    from ssechat.events import FlushPolicy
+
+    assert tuple(policy.value for policy in FlushPolicy) == FLUSH_POLICIES
+
+
+def test_version_imports_no_command_module() -> None:
+    code = (
+        "import sys; from ssechat.cli import main; "
+        "rc = main(['--version']); "
+        "print(sorted(m for m in sys.modules if m.startswith('ssechat.') or m in "
+        "('requests', 'json_repair', 'http.server', 'orjson')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    loaded = proc.stdout.strip().split("\n")[-1]
+    assert "ssechat.cli.send" not in loaded and "requests" not in loaded
+    assert "ssechat.pipeline" not in loaded and "json_repair" not in loaded

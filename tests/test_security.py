@@ -208,9 +208,9 @@ def test_no_key_in_the_argv_of_a_running_send() -> None:
 
 
 def _command(name: str) -> Any:
-    from ssechat.cli import cli
+    from ssechat._docgen import commands
 
-    return cli.commands[name]
+    return commands()[name]
 
 
 # -- files 0600 from creation ---------------------------------------------------------
@@ -401,11 +401,11 @@ def test_tls_verification_is_on(certificate: tuple[Path, Path], env: dict[str, s
 
 
 def test_no_option_turns_tls_verification_off() -> None:
-    from ssechat.cli import cli
+    from ssechat._docgen import commands
 
     # (an option that adds trust, such as a CA bundle, would be fine: not listed)
     words = ("insecure", "verify", "no-check", "skip-tls", "no-tls", "no-ssl")
-    for name, command in cli.commands.items():
+    for name, command in commands().items():
         for param in command.params:
             for opt in getattr(param, "opts", []) + getattr(param, "secondary_opts", []):
                 assert not any(word in opt for word in words), f"{name} {opt}"

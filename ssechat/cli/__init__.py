@@ -9,10 +9,10 @@ and a traceback only with `--debug` (or SSECHAT_DEBUG=1).
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
-import traceback
 from types import FrameType
 from typing import Any
 
@@ -20,10 +20,6 @@ import click
 
 from ssechat import __version__
 from ssechat.cli.common import EXAMPLES_HEADING, ReaderGone, SsechatGroup, debug_option, state
-from ssechat.cli.parse_sse import parse_sse_cmd
-from ssechat.cli.repair_json import repair_json_cmd
-from ssechat.cli.replay import replay_cmd
-from ssechat.cli.send import send_cmd
 from ssechat.errors import ExitStatus, Interrupted, SsechatError
 
 ROOT_EXAMPLES = """\
@@ -35,6 +31,12 @@ ROOT_EXAMPLES = """\
 
 @click.group(
     cls=SsechatGroup,
+    lazy_commands={
+        "parse-sse": "ssechat.cli.parse_sse:parse_sse_cmd",
+        "repair-json": "ssechat.cli.repair_json:repair_json_cmd",
+        "replay": "ssechat.cli.replay:replay_cmd",
+        "send": "ssechat.cli.send:send_cmd",
+    },
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=EXAMPLES_HEADING + ROOT_EXAMPLES,
 )
@@ -46,12 +48,6 @@ def cli() -> None:
     Every command writes data to stdout and messages to stderr, and exits
     with a documented status (see `man ssechat`).
     """
-
-
-cli.add_command(parse_sse_cmd)
-cli.add_command(repair_json_cmd)
-cli.add_command(replay_cmd)
-cli.add_command(send_cmd)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -67,14 +63,56 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _print_traceback() -> None:
+    import traceback  # only with --debug: it costs start-up time to import
+
+    traceback.print_exc()
+
+
+# Messages carry text from the input (a provider's error message): its
+# control characters must neither drive the terminal (escape sequences) nor
+# break the one-line rule, so they are shown escaped (line ends as spaces).
+_ONE_LINE = {
+    code: " " if code in (9, 10, 13) else f"\\x{code:02x}"
+    for code in (*range(0x20), *range(0x7F, 0xA0))
+}
+
+
 def _error(message: str) -> None:
-    click.echo(f"ssechat: {message}", err=True)
+    click.echo(f"ssechat: {message.translate(_ONE_LINE)}", err=True)
+
+
+def _reopen_closed_std_streams() -> None:
+    """`ssechat ... <&-` (cron, daemons) starts with fd 0, 1 or 2 closed.
+
+    Python then has no sys.stdin (or stdout, stderr), and the next file
+    opened (a --save capture) would take the free descriptor. Each closed
+    one is opened on /dev/null: a closed stdin reads as empty input.
+    """
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is None:
+            try:
+                os.fstat(fd)
+            except OSError:
+                null = os.open(os.devnull, os.O_RDONLY if mode == "r" else os.O_WRONLY)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+            setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))  # noqa: SIM115
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ssechat; returns the exit status (the console script exits with it)."""
+    # Streams allocate millions of short-lived tuples and dicts that reference
+    # counting frees at once; the cyclic collector would rescan every module
+    # object on each of its frequent young passes. Freeze what start-up made
+    # and let the young generation grow before a pass (memory stays bounded
+    # by the event bound: none of this garbage is cyclic).
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
     state.debug = os.environ.get("SSECHAT_DEBUG", "") not in ("", "0")
     signal.signal(signal.SIGTERM, _on_sigterm)
+    _reopen_closed_std_streams()
     status: Any = ExitStatus.OK
     try:
         try:
@@ -96,17 +134,21 @@ def main(argv: list[str] | None = None) -> int:
         status = ExitStatus.OK
     except SsechatError as exc:
         if state.debug:
-            traceback.print_exc()
+            _print_traceback()
         _error(f"error: {exc}")
         status = exc.exit_status
     except OSError as exc:
         if state.debug:
-            traceback.print_exc()
+            _print_traceback()
         _error(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        # stdout was flushed above: what is still pending could not be written
+        # (a full disk). Without this, Python's own flush at exit fails again
+        # and prints "Exception ignored ... OSError" and exits 120.
+        _quiet_stdout()
         status = ExitStatus.INTERNAL_ERROR
     except Exception as exc:  # the last line of defence: a bug, said in one line
         if state.debug:
-            traceback.print_exc()
+            _print_traceback()
         _error(f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)")
         status = ExitStatus.INTERNAL_ERROR
     return int(status or 0)

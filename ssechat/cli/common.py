@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import click
 
 from ssechat.errors import Interrupted
-from ssechat.events import FlushPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The values of ssechat.events.FlushPolicy, spelled out so that defining the
+# option does not import the writer (start-up time); a test keeps them equal.
+FLUSH_POLICIES: Final = ("auto", "event", "never")
 
 EXAMPLES_HEADING = "\b\nExamples:\n"
 
@@ -30,11 +34,30 @@ class ReaderGone(Exception):
 
 
 class SsechatGroup(click.Group):
-    """A group whose commands' Ctrl-C and broken pipes reach `main()` intact.
+    """The ssechat group: commands loaded on first use; Ctrl-C and broken pipes intact.
+
+    Each command's module is imported only when that command runs or help
+    lists it, so `ssechat --version` and `parse-sse` do not pay for the
+    imports of `send` (requests) or `replay` (http.server).
 
     click's own `main` turns KeyboardInterrupt into "Aborted!" with status 1
-    and EPIPE into status 1; ssechat's contract is 130 and 0.
+    and EPIPE into status 1; ssechat's contract is 130 and 0, so both are
+    passed to `main()` as exceptions click does not handle.
     """
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands  # name -> "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -64,8 +87,8 @@ def debug_option(func: F) -> F:
 def flush_option(func: F) -> F:
     return click.option(
         "--flush",
-        type=click.Choice([p.value for p in FlushPolicy]),
-        default=FlushPolicy.AUTO.value,
+        type=click.Choice(FLUSH_POLICIES),
+        default="auto",
         show_default=True,
         help="When to flush stdout: after every event (event), only at the end (never), "
         "or after every event unless the input is a regular file (auto).",
