@@ -9,7 +9,9 @@ a function that builds the body from a `Prompt`. Everything here is pure
   (OPENAI_API_KEY); base https://api.openai.com/v1 (or $OPENAI_BASE_URL), model
   gpt-4o-mini, `stream_options.include_usage` on. Any OpenAI-compatible server
   (DeepSeek, Mistral, vLLM, Ollama's /v1, gateways) through `--base-url`.
-- `openai-responses`: POST {base}/responses, as above.
+- `openai-responses`: POST {base}/responses, as above. `--background` (or
+  `"background": true` in a `--body`) asks for background mode, in which an
+  interrupted stream can be read on by id (`responses_continuation`).
 - `anthropic`: POST {base}/v1/messages, `x-api-key` (ANTHROPIC_API_KEY) and
   `anthropic-version: 2023-06-01`; base https://api.anthropic.com, model
   claude-sonnet-4-5, `max_tokens` 4096 unless `--max-tokens` (the API
@@ -35,7 +37,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ssechat.errors import UsageError
 
@@ -68,6 +70,7 @@ class Prompt:
     schema: JSONObject | None = None
     max_tokens: int | None = None
     body: JSONObject | None = None  # --body: sent as given (streaming forced)
+    background: bool = False  # openai-responses: "background": true (continuable)
     # coze
     bot_id: str | None = None
     user_id: str | None = None
@@ -87,6 +90,8 @@ class Request:
     secret_headers: tuple[str, ...] = ()
 
     def body_bytes(self) -> bytes:
+        if self.method == "GET":
+            return b""
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def with_headers(self, extra: Mapping[str, str]) -> Request:
@@ -421,6 +426,10 @@ def build_request(
         body = _force_stream(provider, body)
     else:
         body = provider.build(prompt, model)
+    if prompt.background:
+        if provider.name != "openai-responses":
+            raise _refuse(provider.name, "--background", "it is the Responses API's mode")
+        body["background"] = True
     all_headers = {
         "Content-Type": "application/json",
         "Accept": "text/event-stream",
@@ -451,18 +460,63 @@ def build_request(
 def anthropic_prefill(request: Request, partial_text: str) -> Request | None:
     """The request that continues an Anthropic answer cut off after `partial_text`.
 
-    The partial answer goes in as the last assistant turn, so the model
-    continues it. The API refuses trailing whitespace there, so it is
-    stripped; None when there is nothing to prefill or the body already ends
-    with an assistant turn.
+    The partial answer goes in as the last assistant turn (a prefill), so the
+    model continues it; when the body already ends with an assistant turn of
+    text (the user's own prefill, which the answer continues), the partial
+    answer is added to it. The API refuses trailing whitespace there, so it
+    is stripped: the caller drops it again from the continuation's first
+    text. None when there is nothing to prefill or no turn to add it to.
     """
-    prefill = partial_text.rstrip()
     messages = request.body.get("messages")
-    if not prefill or not isinstance(messages, list) or not messages:
+    if not partial_text.strip() or not isinstance(messages, list) or not messages:
         return None
     last = messages[-1]
-    if not isinstance(last, dict) or last.get("role") != "user":
+    if not isinstance(last, dict):
         return None
-    return request.with_body(
-        {**request.body, "messages": [*messages, {"role": "assistant", "content": prefill}]}
+    if last.get("role") == "user":
+        turn: JSONObject = {"role": "assistant", "content": partial_text.rstrip()}
+        return request.with_body({**request.body, "messages": [*messages, turn]})
+    if last.get("role") != "assistant":
+        return None
+    content = last.get("content")
+    if isinstance(content, str):
+        content = (content + partial_text).rstrip()
+    elif (
+        isinstance(content, list)
+        and content
+        and isinstance(content[-1], dict)
+        and content[-1].get("type") == "text"
+        and isinstance(content[-1].get("text"), str)
+    ):
+        block = {**content[-1], "text": (content[-1]["text"] + partial_text).rstrip()}
+        content = [*content[:-1], block]
+    else:
+        return None
+    turn = {**last, "content": content}
+    return request.with_body({**request.body, "messages": [*messages[:-1], turn]})
+
+
+def is_background(request: Request) -> bool:
+    """A Responses API request in background mode, whose stream can be read again by id."""
+    return request.provider == "openai-responses" and request.body.get("background") is True
+
+
+def responses_continuation(request: Request, response_id: str, after: int) -> Request:
+    """GET {base}/responses/{id}?stream=true&starting_after=N: the rest of a background stream.
+
+    Built from the original request's URL ({base}/responses, its query kept)
+    and headers (the key, -H), without a body.
+    """
+    parts = urlsplit(request.url)
+    path = parts.path.rstrip("/") + "/" + quote(response_id, safe="")
+    query = [*parse_qsl(parts.query), ("stream", "true"), ("starting_after", str(after))]
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "content-type"}
+    return Request(
+        "GET",
+        urlunsplit(parts._replace(path=path, query=urlencode(query))),
+        headers,
+        {},
+        request.provider,
+        request.dialect,
+        request.secret_headers,
     )

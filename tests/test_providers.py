@@ -19,8 +19,10 @@ from ssechat.providers import (
     anthropic_prefill,
     base_url_for,
     build_request,
+    is_background,
     parse_header,
     parse_tools,
+    responses_continuation,
 )
 from ssechat.transport import Timeouts, new_session, open_stream
 
@@ -239,3 +241,66 @@ def test_anthropic_prefill_continues_the_partial_answer() -> None:
     assert follow is not None
     assert follow.body["messages"][-1] == {"role": "assistant", "content": "One, two,"}
     assert anthropic_prefill(request, "   ") is None
+
+
+def test_anthropic_prefill_adds_to_the_users_own_prefill() -> None:
+    body = {
+        "model": "m",
+        "max_tokens": 9,
+        "messages": [
+            {"role": "user", "content": "Count"},
+            {"role": "assistant", "content": "One,"},
+        ],
+    }
+    request = build_request("anthropic", Prompt(body=body), KEY, base_url="https://a.test")
+    follow = anthropic_prefill(request, " two, ")
+    assert follow is not None
+    assert follow.body["messages"] == [
+        {"role": "user", "content": "Count"},
+        {"role": "assistant", "content": "One, two,"},
+    ]
+    blocks = {
+        **body,
+        "messages": [
+            body["messages"][0],
+            {"role": "assistant", "content": [{"type": "text", "text": "One,"}]},
+        ],
+    }
+    request = build_request("anthropic", Prompt(body=blocks), KEY, base_url="https://a.test")
+    follow = anthropic_prefill(request, " two\n")
+    assert follow is not None
+    assert follow.body["messages"][-1]["content"] == [{"type": "text", "text": "One, two"}]
+    no_messages = build_request("anthropic", Prompt(body={"x": 1}), KEY, base_url="https://a.test")
+    assert anthropic_prefill(no_messages, "text") is None
+
+
+def test_background_mode_and_its_continuation() -> None:
+    prompt = Prompt("hi", background=True)
+    request = build_request("openai-responses", prompt, KEY, base_url="https://x.test/v1")
+    assert request.body["background"] is True and is_background(request)
+    assert not is_background(build_request("openai-responses", Prompt("hi"), KEY, base_url="u"))
+    with pytest.raises(UsageError, match="--background"):
+        build_request("openai", prompt, KEY, base_url="https://x.test/v1")
+    follow = responses_continuation(request, "resp/1", 41)
+    assert follow.method == "GET"
+    assert follow.url == "https://x.test/v1/responses/resp%2F1?stream=true&starting_after=41"
+    assert follow.headers["Authorization"] == f"Bearer {KEY}"
+    assert "Content-Type" not in follow.headers
+    assert follow.body_bytes() == b""
+    # A query of the base URL (a gateway's api-version) is kept.
+    gateway = build_request(
+        "openai-responses", prompt, KEY, base_url="https://g.test/v1", headers=()
+    ).with_body({"background": True})
+    gateway = responses_continuation(
+        type(gateway)(
+            "POST",
+            "https://g.test/v1/responses?api-version=1",
+            gateway.headers,
+            {},
+            gateway.provider,
+            gateway.dialect,
+        ),
+        "r",
+        0,
+    )
+    assert gateway.url == "https://g.test/v1/responses/r?api-version=1&stream=true&starting_after=0"
