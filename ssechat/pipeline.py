@@ -98,6 +98,7 @@ class Pipeline:
         self._annotated = False
         self._pending: list[Event | Retry] = []
         self._head: bytearray | None = bytearray()  # until HTTP headers are ruled out
+        self._head_status: int | None = None  # the status line of the last header block
         self._body: bytearray | None = bytearray()  # until an event comes: a JSON body?
         self.outcome = Outcome()
 
@@ -116,6 +117,22 @@ class Pipeline:
         items = self.decoder.feed(chunk)
         if items:
             self._items(items)
+
+    def continue_response(self) -> None:
+        """The input goes on over a new connection (`send`'s continuation).
+
+        A fresh decoder, since the old stream may have been cut inside an
+        event; the same dialect, told to `resume` its open response, so that
+        the output stays one response (one `start`, one `done`).
+        """
+        old = self.decoder
+        self.decoder = Decoder(
+            max_event_bytes=old.max_event_bytes,
+            dispatch_at_eof=old.dispatch_at_eof,
+            comments=old.comments,
+        )
+        if self.dialect is not None:
+            self.dialect.resume()
 
     def close(self) -> Outcome:
         """End of input: finish the open response and report the outcome."""
@@ -258,7 +275,6 @@ class Pipeline:
         head = self._head
         assert head is not None
         head += chunk
-        status = None
         while True:
             if len(head) < 5 and not final and b"HTTP/".startswith(bytes(head)):
                 return b""  # too short to tell yet
@@ -271,11 +287,12 @@ class Pipeline:
                 return b""
             match = _STATUS_LINE.match(head)
             if match:
-                status = int(match.group(1))
+                # Kept across reads: the body may begin in a later one.
+                self._head_status = int(match.group(1))
             del head[: blank.end()]
         self._head = None
-        if status is not None:
-            self._status(status)
+        if self._head_status is not None:
+            self._status(self._head_status)
         return bytes(head)
 
     def _keep_body(self, chunk: bytes) -> None:

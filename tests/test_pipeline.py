@@ -170,3 +170,71 @@ def test_normalized_output_does_not_depend_on_how_the_input_is_cut(
     assert cut.events == whole.events
     assert cut.lines == whole.lines
     assert cut_outcome == outcome
+
+
+def _continued(first: bytes, second: bytes, dialect: str | None = None) -> list[NormalizedEvent]:
+    """`send`'s continuation: one pipeline fed two streams, `continue_response` between."""
+    sink = ListSink()
+    pipeline = Pipeline(sink, dialect=dialect)
+    pipeline.feed(first)
+    pipeline.continue_response()
+    pipeline.feed(second)
+    pipeline.close()
+    return sink.events
+
+
+def _anthropic(message_id: str, texts: list[str], *, end: bool = True) -> bytes:
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"id": message_id, "model": "c"}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    ]
+    events += [
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}
+        for t in texts
+    ]
+    if end:
+        events += [
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn"},
+                "usage": {"output_tokens": 2},
+            },
+            {"type": "message_stop"},
+        ]
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+def test_a_continuation_is_one_response() -> None:
+    overloaded = b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error"}}\n\n'
+    first = _anthropic("m1", ["Hel"], end=False) + overloaded
+    events = _continued(first, _anthropic("m2", ["lo"]))
+    kinds = [e["type"] for e in events]
+    # The error came before the continuation (send holds it back); then one answer goes on.
+    assert kinds == ["start", "delta", "error", "delta", "usage", "done"]
+    assert events[0]["id"] == "m1"
+    assert events[-1]["finish_reason"] == "end_turn"
+    # Without continue_response (parse-sse of the same bytes): two responses.
+    sink, outcome, _ = run(first + _anthropic("m2", ["lo"]))
+    assert [e["type"] for e in sink.events].count("start") == 2
+    assert outcome.responses == 2
+
+
+def test_a_continuation_is_cut_inside_an_event() -> None:
+    whole = _anthropic("m1", ["Hel", "lo"])
+    cut = whole.index(b"event: content_block_delta") + 30  # inside the first delta's lines
+    rest = _anthropic("m2", ["Hello"])
+    events = _continued(whole[:cut], rest)
+    assert [e["type"] for e in events] == ["start", "delta", "usage", "done"]
+    assert events[1]["text"] == "Hello"
+
+
+def test_a_responses_continuation_skips_what_it_already_had() -> None:
+    def event(n: int, kind: str, **data: Any) -> bytes:
+        body = json.dumps({"type": kind, "sequence_number": n, **data})
+        return f"event: {kind}\ndata: {body}\n\n".encode()
+
+    created = event(0, "response.created", response={"id": "r1", "model": "g"})
+    words = [event(n, "response.output_text.delta", delta=w) for n, w in enumerate("abc", 1)]
+    done = event(4, "response.completed", response={"id": "r1", "status": "completed"})
+    events = _continued(created + words[0] + words[1], created + words[1] + words[2] + done)
+    assert [e.get("text", e["type"]) for e in events] == ["start", "a", "b", "c", "done"]

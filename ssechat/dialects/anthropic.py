@@ -46,12 +46,15 @@ class Anthropic(Dialect):
         self.message_id: Any = None
         self.has_content = False
         self.initial_input: dict[int, Any] = {}  # a tool_use block's non-empty start input
+        # Only text blocks so far: `send` may continue the answer by prefilling it.
+        self.text_only = True
 
     def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
         super().begin(out, model, response_id)
         self.message_id = response_id
         self.has_content = False
         self.initial_input = {}
+        self.text_only = True
 
     def feed_many(self, items: list[Item], out: list[NormalizedEvent]) -> None:
         """The loop over one read's events, with the common text delta inlined."""
@@ -145,7 +148,13 @@ class Anthropic(Dialect):
         message_id = message.get("id")
         # Proxies may repeat message_start: the same id, or nothing said yet, is
         # still the same response.
-        if not self.open or (message_id != self.message_id and self.has_content):
+        if self.resuming and self.open:
+            # `send` continues the answer with a prefill: the new message goes
+            # on with this response. Its usage (the last request's) replaces ours.
+            self.resuming = False
+            self.message_id = message_id
+            self.usage = None
+        elif not self.open or (message_id != self.message_id and self.has_content):
             self.begin(out, message.get("model"), message_id)
         elif self.message_id is None:
             self.message_id = message_id
@@ -157,6 +166,8 @@ class Anthropic(Dialect):
         block = as_dict(payload.get("content_block"))
         index = payload.get("index")
         btype = block.get("type")
+        if btype != "text":
+            self.text_only = False  # thinking, tool use, server tools: no prefill can hold them
         if btype == "text":
             if block.get("text"):
                 self.has_content = True
@@ -185,6 +196,7 @@ class Anthropic(Dialect):
                 if not self.open:
                     self.begin(out)
                 self.has_content = True
+                self.text_only = False
                 out.append({"type": "reasoning", "text": text})
 
     def _finish_block(self, out: list[NormalizedEvent], index: Any) -> None:

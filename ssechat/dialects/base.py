@@ -89,6 +89,7 @@ class Dialect:
         self.truncated = 0  # responses that ended without their end marker
         self.bad_calls = 0  # tool calls with an error in otherwise complete responses
         self.first_error: str | None = None  # for the one-line message on stderr
+        self.resuming = False  # `send` continues the open response on a new stream
 
     # -- the interface the pipeline drives -----------------------------------
 
@@ -122,6 +123,20 @@ class Dialect:
         if self.open:
             self.end(out, complete=self.errored or self.complete_at_eof())
 
+    def resume(self) -> None:
+        """The open response goes on in a new stream (`send`'s continuation).
+
+        The error that interrupted it (an overload) no longer ends it, and a
+        start that the new stream sends (the message_start of an Anthropic
+        prefill, a Responses stream read again by id) continues this response
+        instead of beginning another: the dialects that have such starts
+        check `resuming` there; it holds until the response ends. parse-sse
+        never calls this.
+        """
+        if self.open:
+            self.errored = False
+            self.resuming = True
+
     def complete_at_eof(self) -> bool:
         """Whether an open response is complete when the input ends (Gemini: yes)."""
         return False
@@ -134,6 +149,7 @@ class Dialect:
             self.end(out, complete=self.errored or self.complete_at_eof())
         self.open = True
         self.errored = False
+        self.resuming = False
         self.finish_reason = None
         self.usage = None
         self.calls = {}
@@ -161,6 +177,7 @@ class Dialect:
             )
         self.open = False
         self.errored = False
+        self.resuming = False
         self.calls = {}
 
     def error(self, out: list[NormalizedEvent], message: Any, code: Any = None) -> None:

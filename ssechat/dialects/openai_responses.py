@@ -24,7 +24,9 @@ response.completed, response.incomplete or response.failed. There is no
 `output_text.done` and `content_part.*` repeat the text and are ignored.
 Hosted tools (web search, file search, code interpreter, MCP...) are other
 item types and not client tool calls. Custom tools keep their free-form
-input as a string.
+input as a string. The last `sequence_number` is kept (`sequence`): `send`
+continues an interrupted background response after it, and while it does
+(`resuming`) events numbered up to it are not read twice.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class OpenAIResponses(Dialect):
         super().__init__()
         self.response_id: Any = None
         self.by_item: dict[Any, Any] = {}  # item id -> call key (the output index)
+        # The last event's sequence_number: where `send` continues a background
+        # response (starting_after).
+        self.sequence: int | None = None
 
     def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
         super().begin(out, model, response_id)
@@ -83,6 +88,11 @@ class OpenAIResponses(Dialect):
             return
         if type(payload) is not dict:
             return
+        sequence = payload.get("sequence_number")
+        if type(sequence) is int:
+            if self.resuming and self.sequence is not None and sequence <= self.sequence:
+                return  # a continuation repeating what came before the interruption
+            self.sequence = sequence
         kind = payload.get("type") or event.event
         text_kind = _TEXT.get(kind)
         if text_kind is not None:
@@ -100,6 +110,8 @@ class OpenAIResponses(Dialect):
             # Only response.created starts a response when one is open: some
             # proxies (GitHub Copilot) give in_progress another id.
             response = as_dict(payload.get("response"))
+            if self.resuming and self.open and response.get("id") in (None, self.response_id):
+                return  # `send` reads this background response again: the same one
             if not self.open or kind == "response.created":
                 self.begin(out, response.get("model"), response.get("id"))
         elif kind == "response.output_item.added":
