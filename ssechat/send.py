@@ -11,18 +11,29 @@ what a retry means for the output (DESIGN.md section 3, the `retry` event):
 - content for the idle clock is whatever makes the dialect say something:
   pings, keep-alive comments and empty events do not reset it;
 - a failure after output has begun is resumed as `--resume` says. `auto`:
-  continue when the stream carried SSE ids (the same request again with
-  `Last-Event-ID`, the same dialect state, `resume: "continue"`); otherwise
-  restart in the JSON-lines and `--final` modes, where the `retry` event
-  (`resume: "restart"`) tells the consumer to drop what this response
+  continue where the provider allows it (`resume: "continue"`, see below);
+  otherwise restart in the JSON-lines and `--final` modes, where the `retry`
+  event (`resume: "restart"`) tells the consumer to drop what this response
   emitted, and stop with the partial output kept in `--text` and `--raw`
   modes, where a restart could not be told apart. `restart`: always restart
   (refused with `--text`/`--raw` unless `--final`). `off`: never retry after
-  output began. Before output has begun a retry is always a plain restart.
-  Not done: continuing an Anthropic answer by prefilling the partial text
-  (`providers.anthropic_prefill` builds the request, but the dialect would
-  start a second response) and the Responses API's background mode with
-  `starting_after`; both restart instead.
+  output began. Before output has begun a retry is a plain restart, but for
+  the two continuations that spare paying for the answer twice (below).
+- the continuations (`_continuation_request`), tried in this order. A
+  stream that carried SSE ids (after output began, no error event): the
+  same request with `Last-Event-ID`. A Responses API request in background mode
+  (`providers.is_background`; no error event): GET
+  {base}/responses/{id}?stream=true&starting_after={last sequence_number}.
+  Anthropic, when the answer so far is text only (no thinking, no tool use,
+  no server tool) and the output is normalized events (JSON lines, `--text`,
+  `--summary`, `--final`; `--raw` and `--events` would show the second
+  message): the same request with the text so far as a final assistant turn
+  (`providers.anthropic_prefill`); an `overloaded_error` event does not
+  prevent it. In every case the pipeline keeps its dialect
+  (`Pipeline.continue_response`), which takes the new stream's start as the
+  same response, so the output holds one `start` and one `done`. A prefill
+  cannot end in whitespace: what it strips is dropped once from the start
+  of the continuation's text (`_splice`), so nothing is doubled;
 - a retryable error inside the stream (`overloaded_error` and the like) and a
   stream cut off without its end marker are retried; the error or
   truncation lines are held back and written only when no retry follows;
@@ -43,6 +54,8 @@ from enum import Enum
 from typing import IO, Any, Final, Protocol
 
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
+from ssechat.dialects.anthropic import Anthropic
+from ssechat.dialects.openai_responses import OpenAIResponses
 from ssechat.events import (
     TERMINAL_ESCAPES,
     JsonLinesWriter,
@@ -54,7 +67,7 @@ from ssechat.events import (
 )
 from ssechat.keys import Redactor, StreamRedactor
 from ssechat.pipeline import Pipeline
-from ssechat.providers import Request
+from ssechat.providers import Request, anthropic_prefill, is_background, responses_continuation
 from ssechat.sse import Comment, Decoder
 from ssechat.summary import Summary
 from ssechat.transport import (
@@ -201,7 +214,17 @@ class Session:
         self.events_decoder = Decoder()
         self._capture_file = create_private(options.save) if options.save else None
         self._capture: CaptureWriter | None = None
-        self._continuing = False
+        # The next stream continues this response: "" (no), "stream" (the same
+        # stream read on) or "prefill" (a new message continuing the text).
+        self._continuation = ""
+        self._skip = ""  # whitespace the prefill left out, not to be written twice
+        auto = options.resume is Resume.AUTO
+        self._background = auto and is_background(request)
+        self._prefills = (
+            auto
+            and request.provider == "anthropic"
+            and (options.final or options.mode not in (Mode.EVENTS, Mode.RAW))
+        )
         self._closing = False
         self._seconds: float | None = None
         self._content = False
@@ -237,6 +260,8 @@ class Session:
         self.begun = False  # something of this response reached stdout
         self.response_started = self.clock()
         self.last_event_id = ""
+        # The answer's text so far, when a prefill may continue it.
+        self.partial: list[str] | None = [] if self._prefills else None
         self.pending: list[dict[str, Any]] = []  # held until we know a retry replaces them
         self.truncated = False
         self.stream_error: str | None = None
@@ -257,12 +282,15 @@ class Session:
                 retryable=False,
                 body=body,
             )
-        if self._continuing:
+        if self._continuation:
             # Same response, new connection: a fresh decoder, the same dialect.
-            old = self.pipeline.decoder
-            self.pipeline.decoder = Decoder(
-                max_event_bytes=old.max_event_bytes, comments=old.comments
-            )
+            self.pipeline.continue_response()
+            self.pending = []  # the error that interrupted it is healed
+            self.stream_error = None
+            self.stream_error_retryable = False
+            if self._continuation == "prefill":
+                partial = "".join(self.partial or ())
+                self._skip = partial[len(partial.rstrip()) :]
         else:
             self.response_started = self.clock()
             note = getattr(self.sink, "on_http_status", None)
@@ -271,7 +299,7 @@ class Session:
             self._open_capture(
                 CaptureHeader(stream.status, stream.content_type or "text/event-stream")
             )
-        self._continuing = False
+        self._continuation = ""
 
     def on_chunk(self, chunk: bytes, seconds: float) -> bool:
         return self._process(self.redactor.feed(chunk))
@@ -314,16 +342,17 @@ class Session:
         )
 
     def before_retry(self, failure: Failure, retry: int, delay: float) -> Request | None:
-        resume = self._resume_kind()
-        if resume is None:
-            return None
-        request = self.request
-        if resume == "continue":
-            request = request.with_headers({"Last-Event-ID": self.last_event_id})
-            self._continuing = True
-        else:
+        continuation = self._continuation_request()
+        if continuation is not None:
+            resume = "continue"
+            request, self._continuation = continuation
+        elif self._may_restart():
+            resume = "restart"
+            request, self._continuation = self.request, ""
             self._new_response()
             self._reset_capture()
+        else:
+            return None
         how = "continuing the answer" if resume == "continue" else "restarting"
         self.notice(f"retry {retry} in {delay:.1f} s after {failure.reason} ({how})")
         line = {
@@ -344,9 +373,12 @@ class Session:
     # -- the end -----------------------------------------------------------------
 
     def give_up(self, failure: BaseException) -> None:
-        """No more retries: write what was held back (the error lines)."""
+        """No more retries: write what was held back (the error lines), then the end."""
+        pending, self.pending = self.pending, []
+        self._emit(pending)
         if not self._pipeline_closed:
-            # Dropped, timed out or cut mid-response: the dialect says what is incomplete.
+            # Dropped, timed out or cut mid-response: the dialect says what is incomplete
+            # (after the error held back: `done` is a response's last line).
             self._close_pipeline()
         if self.pending:
             self._emit(self.pending)
@@ -413,6 +445,8 @@ class Session:
         if not produced:
             return
         self._content = True
+        if self._skip:
+            produced = self._splice(produced)
         for index, event in enumerate(produced):
             if event.get("type") != "error":
                 continue
@@ -444,6 +478,11 @@ class Session:
     def _emit(self, events: list[dict[str, Any]]) -> None:
         if not events:
             return
+        partial = self.partial
+        if partial is not None:
+            for event in events:
+                if event.get("type") == "delta" and "index" not in event:
+                    partial.append(str(event.get("text", "")))
         if self.options.final:
             for event in events:
                 self.fold.add(event)
@@ -474,23 +513,71 @@ class Session:
                 self.writer.write([json_line(answer)])
         self.writer.flush()
 
-    def _resume_kind(self) -> str | None:
-        """How the next attempt relates to this response: restart, continue, or None (stop)."""
-        if not self.begun:
-            return "restart"
-        resume = self.options.resume
-        if resume is Resume.OFF:
+    def _continuation_request(self) -> tuple[Request, str] | None:
+        """The request that continues this response where it stopped, and its kind.
+
+        None when the provider does not allow it here (module docstring).
+        """
+        if self.options.resume is not Resume.AUTO or self._pipeline_closed:
+            return None
+        if self.last_event_id and self.begun and self.stream_error is None:
+            return self.request.with_headers({"Last-Event-ID": self.last_event_id}), "stream"
+        dialect = self.pipeline.dialect
+        if dialect is None or not dialect.open:
             return None
         if (
-            resume is Resume.AUTO
-            and self.last_event_id
-            and not self._pipeline_closed
+            self._background
+            and isinstance(dialect, OpenAIResponses)
             and self.stream_error is None
+            and isinstance(dialect.response_id, str)
+            and dialect.response_id
+            and dialect.sequence is not None
         ):
-            return "continue"
-        if self.options.mode in (Mode.TEXT, Mode.RAW) and not self.options.final:
-            return None
-        return "restart"
+            request = responses_continuation(self.request, dialect.response_id, dialect.sequence)
+            return request, "stream"
+        if self.partial and isinstance(dialect, Anthropic) and dialect.text_only:
+            prefilled = anthropic_prefill(self.request, "".join(self.partial))
+            if prefilled is not None:
+                return prefilled, "prefill"
+        return None
+
+    def _may_restart(self) -> bool:
+        """Whether a restart may follow: always before output, else as --resume and the mode say."""
+        if not self.begun:
+            return True
+        if self.options.resume is Resume.OFF:
+            return False
+        return self.options.final or self.options.mode not in (Mode.TEXT, Mode.RAW)
+
+    def _splice(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A prefill continuation's first text, without the whitespace already written.
+
+        The prefill left the answer's trailing whitespace out; the model
+        usually begins with it again. It is dropped as far as it matches;
+        text that begins otherwise is kept whole (the whitespace written
+        stays: nothing is lost, nothing doubled).
+        """
+        skip = self._skip
+        spliced: list[dict[str, Any]] = []
+        for position, event in enumerate(events):
+            if not skip:
+                spliced += events[position:]
+                break
+            kind = event.get("type")
+            if kind == "delta" and "index" not in event:
+                text = str(event.get("text", ""))
+                same = 0
+                while same < min(len(skip), len(text)) and skip[same] == text[same]:
+                    same += 1
+                skip = skip[same:] if same == len(text) or same == len(skip) else ""
+                if text[same:]:
+                    spliced.append({**event, "text": text[same:]})
+                continue
+            if kind in ("tool_call_delta", "tool_call", "reasoning", "refusal"):
+                skip = ""  # something else came first: the text goes on as it is
+            spliced.append(event)
+        self._skip = skip
+        return spliced
 
     def _open_capture(self, header: CaptureHeader) -> None:
         if self._capture_file is not None and self._capture is None:

@@ -288,7 +288,10 @@ def test_overload_event_inside_the_stream_is_retried(tmp_path: Path) -> None:
     good = EXAMPLES / "anthropic-text.sse"
     capture = tmp_path / "cap.sse"
     with replay(tmp_path, overloaded, good, k=0) as server:
-        result = send(server.url, "-p", "anthropic", "--save", str(capture), "hi")
+        # A restart (with auto, this answer would be continued by a prefill: see below).
+        result = send(
+            server.url, "-p", "anthropic", "--resume", "restart", "--save", str(capture), "hi"
+        )
     assert result.returncode == 0, result.stderr
     assert [r["reason"] for r in retries(result.stdout)] == ["overloaded_error"]
     assert fold(result.stdout) == answer_of(capture) == answer_of(good)
@@ -371,6 +374,302 @@ def test_last_event_id_continues_the_answer(mode: list[str]) -> None:
         assert [r["resume"] for r in retries(result.stdout)] == ["continue"]
         assert fold(result.stdout) == full
         assert sum(1 for line in json_lines(result.stdout) if line["type"] == "start") == 1
+
+
+# -- continuing an answer: Anthropic prefill, Responses background mode ------------------
+
+
+def anthropic_stream(message_id: str, texts: list[str], *, cut: bool = False) -> str:
+    """An Anthropic Messages stream of these text deltas (3 events come before them).
+
+    `cut`: the stream stops after the deltas (no block stop, no message_stop).
+    """
+    events = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-test",
+                "content": [],
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            },
+        },
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "ping"},
+    ]
+    events += [
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}
+        for t in texts
+    ]
+    if not cut:
+        events += [
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn"},
+                "usage": {"output_tokens": len(texts)},
+            },
+            {"type": "message_stop"},
+        ]
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def one_response(out: bytes) -> list[dict[str, Any]]:
+    """The JSON lines, checked to hold one response: one start first, one done last."""
+    lines = json_lines(out)
+    kinds = [line["type"] for line in lines]
+    assert kinds.count("start") == 1 and kinds[0] == "start", kinds
+    assert kinds.count("done") == 1 and kinds[-1] == "done", kinds
+    assert "error" not in kinds, kinds
+    return lines
+
+
+PREFILL_CASES = {
+    # name: (deltas of the first stream, how many arrive before the drop,
+    #        the prefill sent, the continuation's deltas, the answer written)
+    "plain": (
+        ["Hello", "! Streams", " end with", " message_stop."],
+        2,
+        "Hello! Streams",
+        [" end with", " stop."],
+        "Hello! Streams end with stop.",
+    ),
+    "trailing-space": (
+        ["Hello! ", "Streams end ", "with stop."],
+        2,
+        "Hello! Streams end",
+        [" with", " stop."],
+        "Hello! Streams end with stop.",
+    ),
+    "trailing-newlines": (
+        ["Intro:\n\n", "- one"],
+        1,
+        "Intro:",
+        ["\n\n- one", "\n- two"],
+        "Intro:\n\n- one\n- two",
+    ),
+    "newlines-split": (["Intro:\n\n", "- one"], 1, "Intro:", ["\n", "\n- one"], "Intro:\n\n- one"),
+    # The continuation does not repeat the space: the space written stays.
+    "other-whitespace": (["Intro: ", "x"], 1, "Intro:", ["\n- one"], "Intro: \n- one"),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "mode"),
+    [(case, []) for case in PREFILL_CASES]
+    + [(case, [flag]) for case in ("plain", "trailing-newlines") for flag in ("--text", "--final")],
+)
+def test_anthropic_drop_continues_by_prefilling_the_partial_answer(
+    tmp_path: Path, case: str, mode: list[str]
+) -> None:
+    first, arrived, prefill, rest, full = PREFILL_CASES[case]
+    cut = write(tmp_path / "first.sse", anthropic_stream("msg_1", first))
+    cont = write(tmp_path / "cont.sse", anthropic_stream("msg_2", rest))
+    capture = tmp_path / "cap.sse"
+    with replay(tmp_path, cut, cont, faults=(f"drop-after={3 + arrived}",)) as server:
+        result = send(server.url, "-p", "anthropic", *mode, "--save", str(capture), "hi")
+        requests = server.requests()
+    assert result.returncode == 0, result.stderr
+    assert [r["path"] for r in requests] == ["/v1/messages"] * 2
+    assert requests[0]["body"]["messages"] == [{"role": "user", "content": "hi"}]
+    assert requests[1]["body"]["messages"] == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": prefill},
+    ]
+    assert b"continuing the answer" in result.stderr
+    if mode == ["--text"]:
+        assert result.stdout.decode() == full + "\n"
+    elif mode == ["--final"]:
+        (answer,) = json_lines(result.stdout)
+        assert answer["text"] == full
+        assert answer["finish_reason"] == "end_turn"
+    else:
+        lines = one_response(result.stdout)
+        assert [r["resume"] for r in retries(result.stdout)] == ["continue"]
+        assert fold(result.stdout) == full
+        assert lines[0]["id"] == "msg_1"
+    # The capture holds what the server sent: the cut stream, then the continuation.
+    assert capture.read_bytes().count(b"event: message_start") == 2
+    assert_no_secret(result, capture, server.log)
+
+
+OVERLOADED = (
+    "event: error\n"
+    'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+)
+
+
+@pytest.mark.parametrize("mode", [[], ["--final", "--text"]])
+def test_overload_event_is_healed_by_a_prefill(tmp_path: Path, mode: list[str]) -> None:
+    first = anthropic_stream("msg_1", ["Streams", " end"], cut=True) + OVERLOADED
+    overloaded = write(tmp_path / "overloaded.sse", first)
+    cont = write(tmp_path / "cont.sse", anthropic_stream("msg_2", [" with", " message_stop."]))
+    with replay(tmp_path, overloaded, cont, k=0) as server:
+        result = send(server.url, "-p", "anthropic", *mode, "hi")
+        requests = server.requests()
+    assert result.returncode == 0, result.stderr
+    assert requests[1]["body"]["messages"][-1] == {"role": "assistant", "content": "Streams end"}
+    assert b"after overloaded_error (continuing the answer)" in result.stderr
+    if mode:
+        assert result.stdout.decode() == "Streams end with message_stop.\n"
+        return
+    lines = one_response(result.stdout)
+    (retry,) = retries(result.stdout)
+    assert retry["reason"] == "overloaded_error" and retry["resume"] == "continue"
+    assert fold(result.stdout) == "Streams end with message_stop."
+    # The usage is the last request's (its input holds the prefill).
+    usage = [line for line in lines if line["type"] == "usage"]
+    assert usage == [{"type": "usage", "input_tokens": 10, "output_tokens": 2}]
+
+
+def test_an_overload_that_is_not_retried_ends_with_the_error_then_done(tmp_path: Path) -> None:
+    first = anthropic_stream("msg_1", ["Streams"], cut=True) + OVERLOADED
+    with replay(tmp_path, write(tmp_path / "o.sse", first), k=0) as server:
+        result = send(server.url, "-p", "anthropic", "--retries", "0", "hi")
+    assert result.returncode == 3
+    kinds = [line["type"] for line in json_lines(result.stdout)]
+    assert kinds == ["start", "delta", "error", "usage", "done"]  # as parse-sse: done is last
+
+
+def test_an_unfinished_tool_use_is_restarted_not_prefilled(tmp_path: Path) -> None:
+    events = [
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": '{"city": "Pa'},
+        },
+    ]
+    first = anthropic_stream("msg_1", ["Let me check."], cut=True)
+    first += "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+    good = EXAMPLES / "anthropic-text.sse"
+    with replay(
+        tmp_path, write(tmp_path / "tool.sse", first), good, faults=("drop-after=7",)
+    ) as server:
+        result = send(server.url, "-p", "anthropic", "hi")
+        requests = server.requests()
+    assert result.returncode == 0, result.stderr
+    assert [r["resume"] for r in retries(result.stdout)] == ["restart"]
+    assert requests[1]["body"]["messages"] == [{"role": "user", "content": "hi"}]
+    assert fold(result.stdout) == answer_of(good)
+
+
+def test_anthropic_raw_output_is_not_prefilled(tmp_path: Path) -> None:
+    cut = write(tmp_path / "first.sse", anthropic_stream("msg_1", ["Hello", " there"]))
+    with replay(tmp_path, cut, faults=("drop-after=4",)) as server:
+        result = send(server.url, "-p", "anthropic", "--raw", "hi")
+        requests = server.requests()
+    assert result.returncode == 6
+    assert len(requests) == 1
+    assert result.stdout.count(b"text_delta") == 1
+
+
+RESPONSE_WORDS = ["Streams", " can", " be", " read", " again", " by", " id", "."]
+
+
+def responses_stream(response_id: str = "resp_bg1") -> list[str]:
+    """A background Responses API stream, one string per event (5 come before the text)."""
+    response = {"id": response_id, "object": "response", "model": "gpt-test", "status": "queued"}
+    part = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("response.created", {"response": response}),
+        ("response.queued", {"response": response}),
+        ("response.in_progress", {"response": {**response, "status": "in_progress"}}),
+        (
+            "response.output_item.added",
+            {"output_index": 0, "item": {"id": "msg_1", "type": "message", "content": []}},
+        ),
+        ("response.content_part.added", {**part, "part": {"type": "output_text", "text": ""}}),
+    ]
+    events += [("response.output_text.delta", {**part, "delta": w}) for w in RESPONSE_WORDS]
+    usage = {"input_tokens": 5, "output_tokens": 8, "total_tokens": 13}
+    events += [
+        ("response.output_text.done", {**part, "text": "".join(RESPONSE_WORDS)}),
+        ("response.completed", {"response": {**response, "status": "completed", "usage": usage}}),
+    ]
+    return [
+        f"event: {kind}\ndata: {json.dumps({'type': kind, **data, 'sequence_number': n})}\n\n"
+        for n, (kind, data) in enumerate(events)
+    ]
+
+
+@pytest.mark.parametrize("how", ["--background", "--body"])
+@pytest.mark.parametrize("mode", [[], ["--text"], ["--final"]])
+def test_responses_background_continues_with_starting_after(
+    tmp_path: Path, how: str, mode: list[str]
+) -> None:
+    stream = responses_stream()
+    seen = 7  # two words arrive before the drop
+    full = write(tmp_path / "full.sse", "".join(stream))
+    # What GET /responses/{id}?stream=true&starting_after=6 answers: the events after 6.
+    rest = write(tmp_path / "rest.sse", "".join(stream[seen:]))
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"model": "gpt-test", "input": "hi", "background": True}))
+    asked = ["--background", "hi"] if how == "--background" else ["--body", str(body)]
+    with replay(tmp_path, full, rest, faults=(f"drop-after={seen}",)) as server:
+        result = send(server.url, "-p", "openai-responses", *mode, *asked)
+        requests = server.requests()
+    assert result.returncode == 0, result.stderr
+    assert [(r["method"], r["path"]) for r in requests] == [
+        ("POST", "/responses"),
+        ("GET", f"/responses/resp_bg1?stream=true&starting_after={seen - 1}"),
+    ]
+    assert requests[0]["body"]["background"] is True
+    assert requests[1]["body"] is None
+    assert requests[1]["headers"]["authorization"] == "Bearer ***"
+    answer = "".join(RESPONSE_WORDS)
+    if mode == ["--text"]:
+        assert result.stdout.decode() == answer + "\n"
+    elif mode == ["--final"]:
+        (final,) = json_lines(result.stdout)
+        assert final["text"] == answer and final["finish_reason"] == "completed"
+    else:
+        lines = one_response(result.stdout)
+        assert [r["resume"] for r in retries(result.stdout)] == ["continue"]
+        assert fold(result.stdout) == answer
+        assert lines[0]["id"] == "resp_bg1"
+    assert_no_secret(result, server.log)
+
+
+def test_responses_continuation_drops_events_it_already_had(tmp_path: Path) -> None:
+    stream = responses_stream()
+    full = write(tmp_path / "full.sse", "".join(stream))
+    # A server that answers starting_after from too early (and repeats the start).
+    rest = write(tmp_path / "rest.sse", "".join(stream[:1] + stream[4:]))
+    with replay(tmp_path, full, rest, faults=("drop-after=8",)) as server:
+        result = send(server.url, "-p", "openai-responses", "--background", "hi")
+    assert result.returncode == 0, result.stderr
+    one_response(result.stdout)
+    assert fold(result.stdout) == "".join(RESPONSE_WORDS)
+
+
+def test_responses_without_background_restart(tmp_path: Path) -> None:
+    full = write(tmp_path / "full.sse", "".join(responses_stream()))
+    with replay(tmp_path, full, faults=("drop-after=7",)) as server:
+        result = send(server.url, "-p", "openai-responses", "hi")
+        requests = server.requests()
+    assert result.returncode == 0, result.stderr
+    assert [r["resume"] for r in retries(result.stdout)] == ["restart"]
+    assert [r["method"] for r in requests] == ["POST", "POST"]
+    assert fold(result.stdout) == "".join(RESPONSE_WORDS)
+
+
+def test_background_is_refused_for_other_providers() -> None:
+    result = run_ssechat(["send", "-p", "anthropic", "--background", "hi"], env=KEY_ENV)
+    assert result.returncode == 2
+    assert b"--background" in result.stderr
 
 
 # -- Ctrl-C, input, keys, requests --------------------------------------------------------

@@ -78,6 +78,12 @@ def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
     metavar="'NAME: VALUE'",
     help="An extra request header (repeatable).",
 )
+@click.option(
+    "--background",
+    is_flag=True,
+    help="openai-responses: run in background mode, so that an interrupted stream "
+    "continues where it stopped (see --resume).",
+)
 @click.option("--bot-id", help="coze: the bot to chat with.")
 @click.option("--user-id", help="coze: the user id (default: ssechat).")
 @click.option("--conversation-id", help="coze: continue this conversation.")
@@ -151,8 +157,9 @@ def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
     type=click.Choice(["auto", "restart", "off"]),
     default="auto",
     show_default=True,
-    help="After output has begun: continue where possible, else restart (JSON and --final) "
-    "or stop (--text, --raw) (auto); always restart; or give up (off).",
+    help="After output has begun: continue where possible (Last-Event-ID, an Anthropic "
+    "prefill, a --background response), else restart (JSON and --final) or stop (--text, "
+    "--raw) (auto); always restart; or give up (off).",
 )
 @flush_option
 @debug_option
@@ -295,6 +302,7 @@ def _prompt(words: tuple[str, ...], opts: dict[str, Any]) -> Any:
         schema=schema,
         max_tokens=opts["max_tokens"],
         body=body,
+        background=opts["background"],
         bot_id=opts["bot_id"],
         user_id=opts["user_id"],
         conversation_id=opts["conversation_id"],
