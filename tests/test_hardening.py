@@ -47,6 +47,8 @@ def assert_linear(make: Callable[[int], Callable[[], object]], small: int) -> No
     small_run, big_run = make(small), make(10 * small)
     small_time = min(_seconds(small_run) for _ in range(3))  # the least disturbed of three
     big_time = _seconds(big_run)
+    if big_time / max(small_time, 1e-4) >= LINEAR_BOUND:  # a busy moment? measure once more
+        big_time = min(big_time, _seconds(big_run))
     ratio = big_time / max(small_time, 1e-4)
     assert ratio < LINEAR_BOUND, f"10x the input took {ratio:.0f}x the time: not linear"
 
@@ -148,7 +150,7 @@ def test_the_event_bound_keeps_what_came_before(tmp_path: Path) -> None:
 
 
 def test_a_million_crs_decode_in_linear_time() -> None:
-    assert_linear(lambda n: lambda: decode_in_reads(b"\r" * n), 100_000)
+    assert_linear(lambda n: lambda: decode_in_reads(b"\r" * n), 200_000)
     assert decode_in_reads(b"\r" * 1_000_000) == []  # a million blank lines: no event
     assert_linear(lambda n: lambda: decode_in_reads(b"data: x\r\r" * n), 30_000)
     assert len(decode_in_reads(b"data: x\r\r" * 300_000)) == 300_000
