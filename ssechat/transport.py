@@ -69,6 +69,7 @@ if TYPE_CHECKING:
 
 RETRY_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 READ_SIZE: Final = 65536
+MAX_CHUNK_LINE: Final = 4096  # a chunk size line (with extensions) longer than this is not one
 ERROR_BODY_LIMIT: Final = 65536
 
 
@@ -265,8 +266,15 @@ class Stream:
         """
         raw = self.response.raw
         sock = _socket_of(raw)
-        read = _direct_reader(raw, self.headers)
-        buffer = getattr(getattr(raw, "_fp", None), "fp", None)
+        dechunker = _dechunker(raw, self.headers)
+        read: Callable[[int], bytes]
+        buffer: Any
+        if dechunker is not None:
+            # Reads of the socket's bytes batch by themselves: no peeking needed.
+            read, buffer = dechunker.read, None
+        else:
+            read = _direct_reader(raw, self.headers)
+            buffer = getattr(getattr(raw, "_fp", None), "fp", None)
         while True:
             limit, kind, seconds = self._nearest()
             left = limit - self.clock()
@@ -351,6 +359,103 @@ def _direct_reader(raw: Any, headers: Mapping[str, str]) -> Callable[[int], byte
         read1: Callable[[int], bytes] = fp.read1
         return read1
     return lambda amount: raw.read1(amount, decode_content=True)
+
+
+class Dechunker:
+    """A chunked body's payload, from the connection's buffered reader, many chunks a read.
+
+    http.client decodes chunked bodies one chunk per call, with several
+    Python calls and socket-timeout changes each: on a fast stream of small
+    events (a chunk per event, as servers send them) that cost more than the
+    whole pipeline. Here one `read` takes what the connection has (one
+    `read1`: buffered bytes or one recv, never waiting for more) and returns
+    all the payload in it, a partly arrived chunk included, so no byte that
+    has arrived is held back. Only framing arrived: it reads again. Chunk
+    extensions and trailers are skipped; the framing is read as leniently as
+    http.client reads it (the CRLF after a chunk's data is not checked).
+    """
+
+    def __init__(self, read1: Callable[[int], bytes]) -> None:
+        self.read1 = read1
+        self.left = 0  # payload bytes still to come in the current chunk
+        self.line = b""  # the start of a size line cut by the read
+        self.done = False  # the last chunk (size 0) was read
+        self.failure: ValueError | None = None  # bad framing, raised by the next read
+
+    def read(self, amount: int) -> bytes:
+        """The payload in the next bytes to arrive; b"" at the end of the body."""
+        from http.client import IncompleteRead
+
+        if self.failure is not None:
+            raise self.failure
+        while not self.done:
+            data = self.read1(amount)
+            if not data:
+                raise IncompleteRead(b"", self.left or None)  # the connection closed early
+            payload = self._payload(data)
+            if payload:
+                return payload
+        return b""
+
+    def _payload(self, data: bytes) -> bytes:
+        parts: list[bytes] = []
+        if self.line:
+            data = self.line + data
+            self.line = b""
+        pos, size = 0, len(data)
+        find = data.find
+        while pos < size:
+            left = self.left
+            if left:
+                end = pos + left
+                if end > size:
+                    end = size
+                parts.append(data[pos:end])
+                self.left = left - (end - pos)
+                pos = end
+                continue
+            end = find(b"\n", pos)
+            if end < 0:
+                self.line = data[pos:]
+                if len(self.line) > MAX_CHUNK_LINE:
+                    raise ValueError("a chunk size line that does not end")
+                break
+            line = data[pos:end].split(b";", 1)[0].strip()
+            pos = end + 1
+            if not line:
+                continue  # the CRLF that ends a chunk's data
+            try:
+                length = int(line, 16)
+                if length < 0:
+                    raise ValueError(f"a negative chunk size: {line!r}")
+            except ValueError as exc:  # not chunked framing: the payload before it first
+                if not parts:
+                    raise
+                self.failure = exc
+                break
+            if length == 0:
+                self.done = True  # trailers, if any, are not read: the response is closed
+                break
+            self.left = length
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _dechunker(raw: Any, headers: Mapping[str, str]) -> Dechunker | None:
+    """A `Dechunker` for an identity-encoded chunked body not read yet, else None."""
+    fp = getattr(raw, "_fp", None)
+    buffer = getattr(fp, "fp", None)
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    decoded = getattr(raw, "_decoded_buffer", None)
+    if (
+        getattr(fp, "chunked", False) is True
+        and getattr(fp, "chunk_left", 0) is None  # http.client has read none of it
+        and encoding in ("", "identity")
+        and (decoded is None or len(decoded) == 0)
+        and buffer is not None
+        and hasattr(buffer, "read1")
+    ):
+        return Dechunker(buffer.read1)
+    return None
 
 
 def _more_ready(sock: socket.socket, buffer: Any, timeout: float) -> bool:

@@ -13,10 +13,13 @@ from typing import Any
 
 import pytest
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ssechat.errors import ExitStatus
 from ssechat.providers import Prompt, Request, build_request
 from ssechat.transport import (
+    Dechunker,
     HTTPFailure,
     Loop,
     NetworkFailure,
@@ -236,6 +239,91 @@ def test_drop_mid_chunked_body_is_a_network_failure() -> None:
         stream.close()
     assert b"".join(got) == b"data: one\n\n"
     assert info.value.reason == "dropped"
+
+
+# -- chunked bodies, many chunks a read (Dechunker) -------------------------------------
+
+
+def chunked_body(payloads: list[bytes], extension: bytes, trailer: bytes) -> bytes:
+    body = b"".join(b"%x%s\r\n%s\r\n" % (len(p), extension, p) for p in payloads if p)
+    return body + b"0" + extension + b"\r\n" + trailer + b"\r\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    payloads=st.lists(st.binary(max_size=40), max_size=10),
+    extension=st.sampled_from([b"", b";name=value", b" ; x"]),
+    trailer=st.sampled_from([b"", b"X-Trailer: 1\r\n"]),
+    cuts=st.lists(st.integers(min_value=1, max_value=30), max_size=40),
+)
+def test_dechunker_returns_the_payload_as_it_arrives_whatever_the_reads(
+    payloads: list[bytes], extension: bytes, trailer: bytes, cuts: list[int]
+) -> None:
+    """Every read gives all the payload that arrived with it; the end of the body ends it."""
+    wire = chunked_body(payloads, extension, trailer)
+    reads: list[bytes] = []
+    pos = 0
+    for cut in cuts:
+        reads.append(wire[pos : pos + cut])
+        pos += cut
+    reads.append(wire[pos:])
+    reads = [r for r in reads if r]
+    arrived = iter(reads)
+    fed = 0
+
+    def read1(amount: int) -> bytes:
+        nonlocal fed
+        data = next(arrived)
+        fed += len(data)
+        return data
+
+    dechunker = Dechunker(read1)
+    got = b""
+    while piece := dechunker.read(65536):
+        got += piece
+        # All the payload in the bytes read so far is out: nothing is held back.
+        seen = wire[:fed]
+        assert got == b"".join(payloads)[: len(got)]
+        assert len(got) >= len(_payload_within(payloads, extension, seen))
+    assert got == b"".join(payloads)
+
+
+def _payload_within(payloads: list[bytes], extension: bytes, seen: bytes) -> bytes:
+    """The payload bytes that lie inside the first len(seen) bytes of the wire."""
+    out = b""
+    pos = 0
+    for p in payloads:
+        if not p:
+            continue
+        pos += len(b"%x%s\r\n" % (len(p), extension))
+        out += p[: max(0, len(seen) - pos)]
+        pos += len(p) + 2
+    return out
+
+
+def test_dechunker_refuses_what_is_not_chunked_framing_after_the_payload_before_it() -> None:
+    reads = iter([b"5\r\nhello\r\nnot-hex\r\n", b"x"])
+    dechunker = Dechunker(lambda amount: next(reads))
+    assert dechunker.read(100) == b"hello"
+    with pytest.raises(ValueError):
+        dechunker.read(100)
+    with pytest.raises(ValueError):
+        Dechunker(lambda amount: b"zz\r\n").read(100)
+
+
+def test_fast_chunked_stream_is_read_in_batches() -> None:
+    """Many small chunks already here come out in few reads, byte for byte."""
+    events = [b"data: %d\n\n" % i for i in range(2000)]
+
+    def script(conn: socket.socket) -> None:
+        conn.sendall(CHUNKED + chunked_body(events, b"", b""))
+
+    with raw_server(script) as url:
+        stream = open_stream(new_session(), request_to(url), Timeouts(), deadline=None)
+        pieces = list(stream.chunks())
+        stream.close()
+    assert b"".join(pieces) == b"".join(events)
+    assert len(pieces) < len(events) / 10
 
 
 # -- the loop, with `responses` and a fake clock ----------------------------------------
