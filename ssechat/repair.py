@@ -191,6 +191,10 @@ def _repair_invalid(text: str, timeout: float | None) -> Repair:
     return _checked(Repair(value, valid=False, truncated=truncated, changes=tuple(changes)), text)
 
 
+TOOL_ARGUMENTS_REPAIR_SECONDS: Final = 5.0
+"""The bound on json_repair for one tool call's arguments inside a stream."""
+
+
 def parse_tool_arguments(raw: str) -> tuple[Any, bool]:
     """Parse a complete tool call's argument string: (value, repaired).
 
@@ -207,7 +211,16 @@ def parse_tool_arguments(raw: str) -> tuple[Any, bool]:
     except ValueError:
         pass
     closed = close_truncated(raw)
-    value = _json_repair(raw) if closed is None else closed[0]
+    if closed is not None:
+        value = closed[0]
+    else:
+        try:
+            value = _run_bounded(_json_repair, raw, TOOL_ARGUMENTS_REPAIR_SECONDS)
+        except RepairTimeout:
+            # A hostile or pathological argument string must not stall a stream.
+            raise RepairError(
+                f"cannot repair tool-call arguments within {TOOL_ARGUMENTS_REPAIR_SECONDS:g} s"
+            ) from None
     if not isinstance(value, (dict, list)) or (
         value in ({}, []) and raw.strip() not in ("{}", "[]")
     ):

@@ -278,3 +278,21 @@ def test_valid_json_round_trips(value: Any, options: dict[str, Any]) -> None:
     result = repair.repair_text(json.dumps(value, **options))
     assert result.valid and result.value == value
     assert json.loads(repair.dumps(result.value)) == value
+
+
+def test_tool_arguments_repair_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pathological argument string cannot stall a stream: json_repair is cut off."""
+    import time as _time
+
+    from ssechat import repair as repair_module
+
+    def slow(text: str) -> object:
+        _time.sleep(5)
+        return {"never": True}
+
+    monkeypatch.setattr(repair_module, "TOOL_ARGUMENTS_REPAIR_SECONDS", 0.2)
+    monkeypatch.setattr(repair_module, "_json_repair", slow)
+    started = _time.monotonic()
+    with pytest.raises(repair_module.RepairError, match=r"within 0\.2 s"):
+        repair_module.parse_tool_arguments("{'a': 1 'b': 2}")
+    assert _time.monotonic() - started < 2
