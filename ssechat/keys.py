@@ -40,6 +40,7 @@ _CMD_TIMEOUT: Final = 60.0
 # A masked key as providers print it: visible head, a run of mask characters
 # (*, .., …), visible tail. Either side may be empty.
 _MASKED_RE: Final = re.compile(r"([A-Za-z0-9_\-]*)((?:\*|\.{2,}|\u2026)+)([A-Za-z0-9_\-]*)")
+_MIN_SECRET: Final = 8
 _MIN_FRAGMENT: Final = 8
 _FRAGMENT_RE: Final = re.compile(r"[A-Za-z0-9_\-]{8,}")
 _MIN_TAIL: Final = 4
@@ -126,11 +127,21 @@ def _from_command(cmd: str) -> str:
     return value
 
 
+def _worth_redacting(secrets: list[str]) -> list[str]:
+    """The secrets long enough to redact.
+
+    A value shorter than 8 characters is a placeholder (`x`, `ollama`, `test`
+    for a local server), not a real key; replacing every occurrence of it
+    would silently corrupt the answer ("text_delta" -> "te[REDACTED]t_delta").
+    """
+    return [secret for secret in secrets if len(secret) >= _MIN_SECRET]
+
+
 class Redactor:
     """Removes secrets, whole or as masked fragments, from text."""
 
     def __init__(self, secrets: list[str]) -> None:
-        self.secrets = [s for s in secrets if s]
+        self.secrets = _worth_redacting(secrets)
 
     def __call__(self, text: str) -> str:
         return self.redact(text)
@@ -180,7 +191,7 @@ class StreamRedactor:
     """
 
     def __init__(self, secrets: list[str]) -> None:
-        self.secrets = [s.encode("utf-8") for s in secrets if s]
+        self.secrets = [s.encode("utf-8") for s in _worth_redacting(secrets)]
         self._held = b""
 
     def feed(self, chunk: bytes) -> bytes:

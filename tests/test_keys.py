@@ -106,3 +106,18 @@ def test_stream_redactor_any_chunking(cuts: list[int], filler: str) -> None:
 def test_stream_redactor_holds_nothing_back_after_a_line_end() -> None:
     redactor = StreamRedactor([KEY])
     assert redactor.feed(b"data: x\n\n") == b"data: x\n\n"
+
+
+def test_placeholder_keys_are_not_redacted_out_of_the_answer() -> None:
+    """A local server's dummy key ("x", "ollama") must not eat the answer's letters."""
+    from ssechat.keys import Redactor, StreamRedactor
+
+    text = 'data: {"type":"text_delta","text":"exactly six"}\n\n'
+    for placeholder in ("x", "ollama", "test"):
+        assert Redactor([placeholder]).redact(text) == text
+        stream = StreamRedactor([placeholder])
+        assert stream.feed(text.encode()) + stream.close() == text.encode()
+    real = "sk-proj-0123456789abcdef"
+    assert real not in Redactor([real]).redact(f"key {real} echoed")
+    stream = StreamRedactor([real])
+    assert real.encode() not in stream.feed(f"key {real} echoed".encode()) + stream.close()
