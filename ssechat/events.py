@@ -243,24 +243,17 @@ class JsonLinesWriter:
     """Normalized events as JSON lines: the default output of parse-sse and send."""
 
     def __init__(self, stream: IO[bytes], *, flush_each: bool) -> None:
-        self.stream = stream
-        self.flush_each = flush_each
+        self.lines = LineWriter(stream, flush_each=flush_each)
 
     def write(self, events: list[NormalizedEvent]) -> None:
-        if not events:
-            return
-        self.stream.write(encode_lines(events))
-        if self.flush_each:
-            self.stream.flush()
+        if events:
+            self.lines.write([encode_lines(events)])
 
     def raw(self, lines: list[bytes]) -> None:
-        if lines:
-            self.stream.write(b"".join(lines))
-            if self.flush_each:
-                self.stream.flush()
+        self.lines.write(lines)
 
     def close(self) -> None:
-        self.stream.flush()
+        self.lines.flush()
 
 
 TERMINAL_ESCAPES: Final = {
