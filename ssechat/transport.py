@@ -69,6 +69,7 @@ if TYPE_CHECKING:
 
 RETRY_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 READ_SIZE: Final = 65536
+_BAD_LINE: Final = -2
 MAX_CHUNK_LINE: Final = 4096  # a chunk size line (with extensions) longer than this is not one
 ERROR_BODY_LIMIT: Final = 65536
 
@@ -398,46 +399,71 @@ class Dechunker:
         return b""
 
     def _payload(self, data: bytes) -> bytes:
+        """The payload in `data`: one pass, a few C calls per chunk."""
         parts: list[bytes] = []
+        append = parts.append
         if self.line:
             data = self.line + data
             self.line = b""
         pos, size = 0, len(data)
+        left = self.left
+        if left:  # the rest of a chunk begun in an earlier read
+            pos = min(left, size)
+            append(data[:pos])
+            left -= pos
         find = data.find
         while pos < size:
-            left = self.left
-            if left:
-                end = pos + left
-                if end > size:
-                    end = size
-                parts.append(data[pos:end])
-                self.left = left - (end - pos)
-                pos = end
-                continue
             end = find(b"\n", pos)
             if end < 0:
                 self.line = data[pos:]
                 if len(self.line) > MAX_CHUNK_LINE:
                     raise ValueError("a chunk size line that does not end")
                 break
-            line = data[pos:end].split(b";", 1)[0].strip()
-            pos = end + 1
-            if not line:
-                continue  # the CRLF that ends a chunk's data
             try:
-                length = int(line, 16)
+                length = int(data[pos:end], 16)  # int() ignores the CR around the digits
+            except ValueError:
+                length = -1
+            if length < 0:
+                length = self._size(data[pos:end], bool(parts))
+                if length == _BAD_LINE:
+                    break
                 if length < 0:
-                    raise ValueError(f"a negative chunk size: {line!r}")
-            except ValueError as exc:  # not chunked framing: the payload before it first
-                if not parts:
-                    raise
-                self.failure = exc
-                break
+                    pos = end + 1
+                    continue  # the CRLF that ends a chunk's data
+            pos = end + 1
             if length == 0:
                 self.done = True  # trailers, if any, are not read: the response is closed
                 break
-            self.left = length
+            stop = pos + length
+            if stop > size:
+                append(data[pos:])
+                left = stop - size
+                break
+            append(data[pos:stop])
+            pos = stop + 2 if data[stop : stop + 2] == b"\r\n" else stop
+        self.left = left
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _size(self, line: bytes, keep: bool) -> int:
+        """A size line int() refused: one with an extension, a blank line, or bad framing.
+
+        Blank: -1. Bad framing raises ValueError, or, when `keep` (payload was
+        already read from this read), stores it for the next read and gives
+        _BAD_LINE, so that the payload before it goes on first.
+        """
+        digits = line.split(b";", 1)[0].strip()
+        if not digits:
+            return -1
+        try:
+            length = int(digits, 16)
+            if length < 0:
+                raise ValueError(f"a negative chunk size: {line!r}")
+        except ValueError as exc:
+            if not keep:
+                raise
+            self.failure = exc
+            return _BAD_LINE
+        return length
 
 
 def _dechunker(raw: Any, headers: Mapping[str, str]) -> Dechunker | None:
