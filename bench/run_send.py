@@ -17,7 +17,9 @@ time and by CPU time separately; peak RSS is the worst over the rounds.
 Before timing, the two normalized outputs are compared on the first capture
 under 100 MB (they must be byte for byte the same).
 
-Usage: python bench/run_send.py [--repeat 3] [--captures openai-1m.sse openai-200k.sse]
+tiny.sse (3 events) shows the fixed cost: start-up, imports, connection.
+
+Usage: python bench/run_send.py [--repeat 3] [--captures openai-1m.sse openai-200k.sse tiny.sse]
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 import _bench
 import gen_captures
 
-DEFAULT_CAPTURES = ["openai-1m.sse", "openai-200k.sse"]
+DEFAULT_CAPTURES = ["openai-1m.sse", "openai-200k.sse", "tiny.sse"]  # tiny: the fixed cost
 CHECK_LIMIT = 100_000_000
 FAKE_KEY = "sk-bench-not-a-real-key"
 TICKS = os.sysconf("SC_CLK_TCK")
