@@ -6,8 +6,18 @@ import os
 import select
 import subprocess
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import EXAMPLES, json_lines, run_ssechat, ssechat_command
+import pytest
+
+from tests.conftest import (
+    EXAMPLES,
+    case_input,
+    corpus_params,
+    json_lines,
+    run_ssechat,
+    ssechat_command,
+)
 
 OPENAI = EXAMPLES / "openai-text.sse"
 TOOLS = EXAMPLES / "openai-tool-call.sse"
@@ -219,3 +229,33 @@ def test_help_documents_every_option_and_shows_jq_recipes() -> None:
         assert option in out
     assert "stderr" in out.split("--reasoning")[1].split("--summary")[0]
     assert "jq" in out.split("Examples:")[1]
+
+
+@pytest.mark.parametrize("case", corpus_params("sse/cases.jsonl"))
+def test_sse_conformance_through_the_installed_command(case: dict[str, Any]) -> None:
+    """The WHATWG corpus as a user runs it: `parse-sse --events --eof discard`."""
+    proc = run_ssechat(["parse-sse", "--events", "--eof", "discard"], case_input(case))
+    assert proc.returncode == 0, proc.stderr
+    assert json_lines(proc.stdout) == case["expected"]
+
+
+@pytest.mark.parametrize("case", corpus_params("providers/streams.jsonl"))
+def test_provider_corpus_through_the_installed_command(case: dict[str, Any]) -> None:
+    """Each real provider stream, as a user pipes it in: answer, calls, end, exit status."""
+    proc = run_ssechat(["parse-sse"], case_input(case))
+    events = json_lines(proc.stdout)
+    want = case["expected"]
+    assert answer(events) == want.get("text", "")
+    reasoning = "".join(str(e["text"]) for e in events if e["type"] == "reasoning")
+    assert reasoning == want.get("reasoning", "")
+    calls = [
+        {"name": e["name"], "arguments": e["arguments"]} for e in events if e["type"] == "tool_call"
+    ]
+    want_calls = [
+        {"name": c["name"], "arguments": c["arguments"]} for c in want.get("tool_calls") or []
+    ]
+    assert calls == want_calls
+    finishes = [e["finish_reason"] for e in events if e["type"] == "done"]
+    assert (finishes[-1] if finishes else None) == want.get("finish_reason")
+    complete = case.get("complete", True) and not want.get("error")
+    assert (proc.returncode == 0) == complete, proc.stderr
