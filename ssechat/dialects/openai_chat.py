@@ -22,15 +22,18 @@ Azure (a first prompt-filter chunk with empty `choices` and id), Mistral
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final, NamedTuple
+from typing import Any, ClassVar, Final
 
 import orjson
 
 from ssechat.dialects.base import (
     MALFORMED,
+    NO_TEMPLATE,
     Dialect,
+    Template,
     ToolCall,
     as_dict,
+    learn_template,
     loads,
     usage_event_fields,
 )
@@ -39,80 +42,8 @@ from ssechat.sse import Event, Item
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
-_NO_TEMPLATE: Final = ("", "", 0, 0)
-_PROBE: Final = "\x00probe"
 _CONTENT: Final = ("choices", 0, "delta", "content")
 _ARGUMENTS: Final = ("choices", 0, "delta", "tool_calls", 0, "function", "arguments")
-
-
-class Template(NamedTuple):
-    """A common chunk's text around its one varying string (see `_learn`).
-
-    `prefix` + a JSON string literal + `suffix` is that chunk with another
-    string in place: the literal alone is parsed, not the chunk.
-    """
-
-    prefix: str
-    suffix: str
-    start: int  # len(prefix)
-    end: int  # -len(suffix)
-
-
-def _literal_end(data: str, start: int) -> int:
-    """The index after the JSON string literal that opens at `data[start]` (a quote)."""
-    find = data.find
-    end = start
-    while True:
-        end = find('"', end + 1)
-        if end < 0:
-            return -1
-        backslashes = 0
-        while data[end - 1 - backslashes] == "\\":
-            backslashes += 1
-        if not backslashes % 2:
-            return end + 1
-
-
-def _learn(data: str, key: str, value: str, chunk: Any, path: tuple[Any, ...]) -> Template | None:
-    """The template of a common chunk whose field `key` (at `path`) holds `value`.
-
-    Long answers come as thousands of chunks identical but for one string
-    (id, model, fingerprint, index, `"finish_reason":null` repeated). With
-    the text before and after that string known, the next chunk is checked
-    with `startswith`/`endswith` and only its string literal is parsed:
-    a third of the cost of parsing the chunk. The split is proven on this
-    chunk: its literal must decode to `value`, and the chunk with a probe
-    string in its place must parse to `chunk` with only that field changed.
-    A literal in that place then always means the same: the text before it
-    is tokenized alike whatever string follows, and so is the text after.
-    """
-    marker = f'"{key}"'
-    at = data.find(marker)
-    while at >= 0:
-        start = at + len(marker)
-        while data[start : start + 1] in (" ", "\t", "\n", "\r", ":"):
-            start += 1
-        if data[start : start + 1] == '"':
-            end = _literal_end(data, start)
-            if 0 < end < len(data) and _proven(data, start, end, value, chunk, path):
-                return Template(data[:start], data[end:], start, end - len(data))
-        at = data.find(marker, at + 1)
-    return None
-
-
-def _proven(data: str, start: int, end: int, value: str, chunk: Any, path: tuple[Any, ...]) -> bool:
-    try:
-        if _loads(data[start:end]) != value:
-            return False
-        probed = _loads(data[:start] + orjson.dumps(_PROBE).decode() + data[end:])
-        expected = _loads(data)  # a fresh copy to change
-        place = expected
-        for step in path[:-1]:
-            place = place[step]
-        place[path[-1]] = _PROBE
-    except (_JSONDecodeError, LookupError, TypeError):
-        return False
-    return bool(probed == expected)
 
 
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
@@ -137,14 +68,12 @@ class OpenAIChat(Dialect):
         self.finishes: dict[int, Any] = {}
         self.started_calls: dict[int, int] = {}  # calls started per choice
         self.last_call: dict[int, ToolCall] = {}  # per choice, for fragments without an index
-        # The common chunks' templates (`_learn`), kept across responses: a
-        # template matches only chunks identical to its own but for the
-        # string, so a new response (another id) simply does not match.
-        self.text_template: tuple[str, str, int, int] = _NO_TEMPLATE
-        self.args_template: tuple[str, str, int, int] = _NO_TEMPLATE
+        # The common chunks' templates (`base.learn_template`), kept across
+        # responses: a template matches only chunks identical to its own but
+        # for the string, so a new response (another id) simply does not match.
+        self.text_template: Template = NO_TEMPLATE
+        self.args_template: Template = NO_TEMPLATE
         self.args_key: tuple[int, Any] = (0, None)
-        self.template_learns = 0
-        self.template_hits = 0
 
     def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
         super().begin(out, model, response_id)
@@ -159,7 +88,7 @@ class OpenAIChat(Dialect):
         Nearly every chunk of a long answer is one choice whose delta is one
         text fragment (or one fragment of an open call's arguments): such a
         chunk that has the learnt template's text around its string costs a
-        parse of that string alone (`_learn`); one that has not, a JSON
+        parse of that string alone (`base.learn_template`); one that has not, a JSON
         parse and a few lookups here; anything else goes through `_chunk`,
         which reads every field.
         """
@@ -231,8 +160,8 @@ class OpenAIChat(Dialect):
                             if type(content) is str:
                                 if content:
                                     append({"type": "delta", "text": content})
-                                if self._may_learn(hits):
-                                    template = _learn(data, "content", content, chunk, _CONTENT)
+                                if self.may_learn(hits):
+                                    template = learn_template(data, "content", content, _CONTENT)
                                     if template is not None:
                                         self.text_template = template
                                         text_prefix, text_suffix, text_start, text_end = template
@@ -261,9 +190,9 @@ class OpenAIChat(Dialect):
                                             "arguments": arguments,
                                         }
                                     )
-                                if self._may_learn(hits):
-                                    template = _learn(
-                                        data, "arguments", arguments, chunk, _ARGUMENTS
+                                if self.may_learn(hits):
+                                    template = learn_template(
+                                        data, "arguments", arguments, _ARGUMENTS
                                     )
                                     if template is not None:
                                         self.args_template, self.args_key = template, key
@@ -278,17 +207,6 @@ class OpenAIChat(Dialect):
             hot = self.open and not self.finishes
             calls = self.calls
         self.template_hits += hits
-
-    def _may_learn(self, hits: int) -> bool:
-        """Whether to learn a template now: a few tries, then one per 16 chunks it served.
-
-        A server whose chunks differ in more than one string (a counter, a
-        per-chunk nonce) never matches a template: learning stops there.
-        """
-        if self.template_learns > (self.template_hits + hits) // 16 + 4:
-            return False
-        self.template_learns += 1
-        return True
 
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data
