@@ -21,11 +21,23 @@ but Anthropic runs them itself: they are not client tool calls.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, ClassVar, Final
 
 import orjson
 
-from ssechat.dialects.base import MALFORMED, Dialect, ToolCall, as_dict, loads, usage_event_fields
+from ssechat.dialects.base import (
+    MALFORMED,
+    NO_TEMPLATE,
+    Dialect,
+    Template,
+    ToolCall,
+    as_dict,
+    learn_template,
+    loads,
+    usage_event_fields,
+)
 from ssechat.events import NormalizedEvent
 from ssechat.sse import Event, Item
 
@@ -33,6 +45,11 @@ from ssechat.sse import Event, Item
 # (lone surrogate escapes, integers past 64 bits), never dropping the event.
 _loads = loads
 _JSONDecodeError = ValueError
+_data: Final = itemgetter(1)  # an Event's data
+_PING: Final = '{"type":"ping"}'
+_TEXT: Final = ("delta", "text")
+_THINKING: Final = ("delta", "thinking")
+_PARTIAL_JSON: Final = ("delta", "partial_json")
 
 
 class Anthropic(Dialect):
@@ -48,6 +65,13 @@ class Anthropic(Dialect):
         self.initial_input: dict[int, Any] = {}  # a tool_use block's non-empty start input
         # Only text blocks so far: `send` may continue the answer by prefilling it.
         self.text_only = True
+        # The common deltas' templates (`base.learn_template`), kept across
+        # responses: a template matches only events identical to its own
+        # but for the string (the same block index, the same fields).
+        self.text_template: Template = NO_TEMPLATE
+        self.thinking_template: Template = NO_TEMPLATE
+        self.json_template: Template = NO_TEMPLATE
+        self.json_index: Any = None  # the block the tool-input template was learnt on
 
     def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
         super().begin(out, model, response_id)
@@ -57,39 +81,135 @@ class Anthropic(Dialect):
         self.text_only = True
 
     def feed_many(self, items: list[Item], out: list[NormalizedEvent]) -> None:
-        """The loop over one read's events, with the common text delta inlined."""
+        """The loop over one read's events, with the common deltas inlined.
+
+        Nearly every event of a long answer is a text (or thinking, or tool
+        input) delta of the open block, identical to the one before but for
+        its string: once a template is learnt from one (`base.learn_template`),
+        the next ones cost a parse of their string alone, and a read of
+        nothing else is done in one go (`Template.match_all`). An event that
+        does not match takes the full path (`_payload`), which decides.
+        """
+        hot = self.open and self.has_content
+        if hot and all(map(isinstance, items, repeat(Event))):
+            datas = list(map(_data, items))
+            if _PING in datas:  # keep-alives in the middle of the answer: they do nothing
+                datas = [data for data in datas if data != _PING]
+            texts = self.text_template.match_all(datas)
+            if texts is not None:
+                out += [{"type": "delta", "text": text} for text in texts if text]
+                self.template_hits += len(texts)
+                return
+            if not self.text_only:
+                texts = self.thinking_template.match_all(datas)
+                if texts is not None:
+                    out += [{"type": "reasoning", "text": text} for text in texts if text]
+                    self.template_hits += len(texts)
+                    return
         append = out.append
         fast_loads = orjson.loads
-        hot = self.open and self.has_content
+        text_match = self.text_template.match
+        thinking_match = self.thinking_template.match
+        json_match = self.json_template.match
+        calls = self.calls
+        hits = 0
         for item in items:
             if type(item) is not Event:
                 continue
+            data = item[1]
+            if hot:
+                text = text_match(data)
+                if text is not None:
+                    if text:
+                        append({"type": "delta", "text": text})
+                    hits += 1
+                    continue
+                if not self.text_only:
+                    text = thinking_match(data)
+                    if text is not None:
+                        if text:
+                            append({"type": "reasoning", "text": text})
+                        hits += 1
+                        continue
+                    fragment = json_match(data)
+                    call = calls.get(self.json_index)
+                    if fragment is not None and call is not None:
+                        if fragment:
+                            self.add_arguments(out, call, fragment)
+                        hits += 1
+                        continue
             try:
-                payload = fast_loads(item[1])
+                payload = fast_loads(data)
             except orjson.JSONDecodeError:
                 try:
-                    payload = _loads(item[1])
+                    payload = _loads(data)
                 except _JSONDecodeError:
                     continue
-            if hot:
-                # Subscripts are the fastest lookups; a missing key or another
-                # type only means "not a text delta".
-                try:
-                    if payload["type"] == "content_block_delta":
-                        delta = payload["delta"]
-                        if delta["type"] == "text_delta":
-                            text = delta["text"]
-                            if type(text) is str:
-                                if text:
-                                    append({"type": "delta", "text": text})
-                                continue
-                except (LookupError, TypeError):
-                    pass
+            if hot and self._common_delta(data, payload, out, hits):
+                text_match = self.text_template.match
+                thinking_match = self.thinking_template.match
+                json_match = self.json_template.match
+                continue
             try:
                 self._payload(payload, item, out)
             except MALFORMED as exc:
                 self.malformed(item, exc, out)
             hot = self.open and self.has_content
+            calls = self.calls
+        self.template_hits += hits
+
+    def _common_delta(self, data: str, payload: Any, out: list[NormalizedEvent], hits: int) -> bool:
+        """A delta of the open response handled here (True), learning its template.
+
+        Only when `_payload` would do nothing but append the delta: inside a
+        response that has content, and for thinking and tool input, past
+        the first block that is not text (`text_only` is then already False).
+        """
+        try:
+            if payload["type"] != "content_block_delta":
+                return False
+            delta = payload["delta"]
+            dtype = delta["type"]
+            if dtype == "text_delta":
+                text = delta["text"]
+                if type(text) is not str:
+                    return False
+                if text:
+                    out.append({"type": "delta", "text": text})
+                if self.may_learn(hits):
+                    template = learn_template(data, "text", text, _TEXT)
+                    if template is not None:
+                        self.text_template = template
+                return True
+            if self.text_only:
+                return False
+            if dtype == "thinking_delta":
+                text = delta["thinking"]
+                if type(text) is not str:
+                    return False
+                if text:
+                    out.append({"type": "reasoning", "text": text})
+                if self.may_learn(hits):
+                    template = learn_template(data, "thinking", text, _THINKING)
+                    if template is not None:
+                        self.thinking_template = template
+                return True
+            if dtype == "input_json_delta":
+                index = payload["index"]
+                call = self.calls.get(index)
+                fragment = delta["partial_json"]
+                if call is None or type(fragment) is not str:
+                    return False
+                if fragment:
+                    self.add_arguments(out, call, fragment)
+                if self.may_learn(hits):
+                    template = learn_template(data, "partial_json", fragment, _PARTIAL_JSON)
+                    if template is not None:
+                        self.json_template, self.json_index = template, index
+                return True
+        except (LookupError, TypeError):
+            pass
+        return False
 
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
