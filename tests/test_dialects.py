@@ -13,6 +13,7 @@ event kind each dialect reads, one assertion per behaviour.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -21,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssechat import dialects
+from ssechat.dialects.anthropic import Anthropic
 from ssechat.dialects.base import INCOMPLETE, MALFORMED
 from ssechat.dialects.openai_chat import OpenAIChat
 from ssechat.errors import InputError
@@ -926,3 +928,97 @@ def test_openai_chat_template_serves_the_common_chunks() -> None:
     assert "".join(e["text"] for e in sink.events if e["type"] == "delta") == "".join(
         f' w{i} \\ " é' for i in range(200)
     )
+
+
+# -- anthropic's template fast path (feed_many) ------------------------------------
+
+
+def reference_events(data: bytes, dialect: str) -> list[NormalizedEvent]:
+    """What parsing every event one at a time (`feed`, no template) gives."""
+    reference = dialects.create(dialect)
+    slow: list[NormalizedEvent] = []
+    for item in Decoder().feed(data):
+        if type(item) is Event:
+            try:
+                reference.feed(item, slow)
+            except MALFORMED as exc:
+                reference.malformed(item, exc, slow)
+    reference.close(slow)
+    return slow
+
+
+_ANTHROPIC_KINDS = st.sampled_from(["text", "thinking", "json", "ping", "other index"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    deltas=st.lists(st.tuples(_ANTHROPIC_KINDS, _MIDDLES), max_size=16),
+    cut=st.integers(min_value=1, max_value=600),
+    named=st.booleans(),
+)
+def test_anthropic_template_fast_path_changes_nothing(
+    deltas: list[tuple[str, str]], cut: int, named: bool
+) -> None:
+    """Templates and whole-read matching give what parsing every event gives.
+
+    The deltas go to a thinking block (0), a text block (1) and a tool-use
+    block (2), all open at once, so that every template is learnt and then
+    offered every adversarial middle; also with and without `event:` lines.
+    """
+    shapes = {
+        "text": '{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":%s}}',
+        "thinking": '{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":%s}}',
+        "json": '{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":%s}}',
+        "ping": '{"type":"ping"}%.0s',
+        "other index": '{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":%s}}',
+    }
+    payloads = [
+        START,
+        '{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}',
+        '{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}',
+        '{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"t1","name":"f","input":{}}}',
+    ]
+    common = [("text", '"a"'), ("thinking", '"b"'), ("json", '"{}"')] * 3  # learnt here
+    payloads += [shapes[kind] % middle for kind, middle in common + deltas + common]
+    payloads += [
+        '{"type":"content_block_stop","index":2}',
+        '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}}',
+        '{"type":"message_stop"}',
+    ]
+    data = sse(*[("content_block_delta" if named else None, p) for p in payloads]) * 2
+    fast, _ = normalize(
+        data, dialect="anthropic", chunks=[data[i : i + cut] for i in range(0, len(data), cut)]
+    )
+    assert fast == reference_events(data, "anthropic")
+
+
+def test_anthropic_template_serves_the_common_deltas() -> None:
+    """The fast path is taken, in whole reads too (pings between the deltas)."""
+    words = [
+        '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":%s}}'
+        % json.dumps(f' w{i} \\ " é')
+        for i in range(300)
+    ]
+    words[150:150] = ['{"type":"ping"}']
+    data = anthropic_stream(
+        START,
+        '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+        *words,
+        '{"type":"content_block_stop","index":0}',
+        '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}}',
+        '{"type":"message_stop"}',
+    )
+    # w0 gives the response its content, w1 its template; then a whole read
+    # of deltas and the ping, then the end.
+    cuts = [0, data.index(b"w3 "), data.index(b"event: content_block_stop"), len(data)]
+    sink = ListSink()
+    pipeline = Pipeline(sink, dialect="anthropic")
+    for start, end in itertools.pairwise(cuts):
+        pipeline.feed(data[start:end])
+    pipeline.close()
+    dialect = pipeline.dialect
+    assert isinstance(dialect, Anthropic)
+    assert dialect.template_learns == 1
+    assert dialect.template_hits == 298
+    assert fold(sink.events)["text"] == "".join(f' w{i} \\ " é' for i in range(300))
+    assert sink.events == reference_events(data, "anthropic")
