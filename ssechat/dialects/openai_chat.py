@@ -22,6 +22,8 @@ Azure (a first prompt-filter chunk with empty `choices` and id), Mistral
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, ClassVar, Final
 
 import orjson
@@ -42,6 +44,7 @@ from ssechat.sse import Event, Item
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
+_data: Final = itemgetter(1)  # an Event's data
 _CONTENT: Final = ("choices", 0, "delta", "content")
 _ARGUMENTS: Final = ("choices", 0, "delta", "tool_calls", 0, "function", "arguments")
 
@@ -92,9 +95,29 @@ class OpenAIChat(Dialect):
         parse and a few lookups here; anything else goes through `_chunk`,
         which reads every field.
         """
+        hot = self.open and not self.finishes  # inside a response, before any finish
+        if hot and all(map(isinstance, items, repeat(Event))):
+            # A read of common chunks only, in one go (`Template.match_all`).
+            datas = list(map(_data, items))
+            texts = self.text_template.match_all(datas)
+            if texts is not None:
+                out += [{"type": "delta", "text": text} for text in texts if text]
+                self.template_hits += len(texts)
+                return
+            call = self.calls.get(self.args_key)
+            fragments = self.args_template.match_all(datas) if call is not None else None
+            if call is not None and fragments is not None:
+                index = call.index
+                fragments = [fragment for fragment in fragments if fragment]
+                call.parts += fragments
+                out += [
+                    {"type": "tool_call_delta", "index": index, "arguments": fragment}
+                    for fragment in fragments
+                ]
+                self.template_hits += len(datas)
+                return
         append = out.append
         loads = _loads
-        hot = self.open and not self.finishes  # inside a response, before any finish
         calls = self.calls
         text_prefix, text_suffix, text_start, text_end = self.text_template
         args_prefix, args_suffix, args_start, args_end = self.args_template
