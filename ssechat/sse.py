@@ -323,6 +323,21 @@ def _uniform_events(blocks: list[bytes], last_id: str, limit: int, items: list[I
         kinds: Iterable[str] = repeat("message", count)
         texts = _split_values(region, b"data: ", b"\n\ndata: ", count)
     elif region.startswith(b"event: "):
+        head = region[: region.find(b"\n") + 1] + b"data: "  # `event: T\ndata: `
+        if (
+            len(head) > len(b"event: \ndata: ")
+            and region.startswith(head)
+            and region.count(b"\n\n" + head) == count - 1
+            and region.count(b"\n") == 3 * count - 2
+        ):
+            # One type throughout (the common case). Exact: a block holds no
+            # blank line, so each `\n\n` + head starts a block (at most one
+            # line end before it); with the first, that is one head per block,
+            # and the line ends counted leave none for the values.
+            kinds = repeat(_text(head[len(b"event: ") : -len(b"\ndata: ")]), count)
+            texts = _split_values(region, head, b"\n\n" + head, count)
+            items.extend(map(tuple.__new__, repeat(Event), zip(kinds, texts, repeat(last_id))))
+            return True
         lines = region.split(b"\n")
         if len(lines) != 3 * count - 1 or any(lines[2::3]):
             return False  # not two lines per block
