@@ -95,18 +95,15 @@ class Template(NamedTuple):
         For a read whose events are all the common one: the checks, slices
         and parses run over the list in C (map), with no Python code per event.
         """
-        prefix, suffix = self.prefix, self.suffix
-        if not prefix:
-            return None
-        middles = list(map(itemgetter(slice(self.start, self.end)), datas))
-        # Every one is prefix + middle + suffix, checked in one comparison: a
-        # data shorter than prefix + suffix gives an empty middle, so its
-        # rebuilt form is longer; equal wholes mean equal lengths one by one,
-        # hence every data rebuilt exactly.
-        if "\n".join(datas) != prefix + (suffix + "\n" + prefix).join(middles) + suffix:
+        prefix = self.prefix
+        if not (
+            prefix
+            and all(map(str.startswith, datas, repeat(prefix)))
+            and all(map(str.endswith, datas, repeat(self.suffix)))
+        ):
             return None
         try:
-            values = list(map(_loads, middles))
+            values = list(map(_loads, map(itemgetter(slice(self.start, self.end)), datas)))
         except _JSONDecodeError:
             return None
         if not all(map(isinstance, values, repeat(str))):
