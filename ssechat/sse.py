@@ -292,12 +292,18 @@ def _text(raw: bytes | bytearray) -> str:
 def _split_values(joined: bytes, name: bytes, separator: bytes, count: int) -> list[str]:
     """The `count` values of field `name` in `joined`, which starts with `name`.
 
-    One UTF-8 decoding of the whole and one split, not one slice and one
-    decoding per value: the same strings, since the cuts fall on ASCII
-    bytes and an ASCII byte ends any invalid sequence alike in both.
-    The caller has counted `count - 1` separators and no other line end.
+    ASCII (the common case): one decoding of the whole and one split. Else
+    split, then decode value by value: one non-BMP character would make
+    the whole read a 4-byte-per-character str, and each value cut from it
+    would be scanned again to be narrowed. The same strings either way:
+    the cuts fall on ASCII bytes, and an ASCII byte ends any invalid
+    sequence alike in both. The caller has counted `count - 1` separators.
     """
-    values = _text(joined[len(name) :]).split(_text(separator))
+    body = joined[len(name) :]
+    if body.isascii():
+        values = body.decode("ascii").split(separator.decode("ascii"))
+    else:
+        values = list(map(bytes.decode, body.split(separator), repeat("utf-8"), repeat("replace")))
     assert len(values) == count
     return values
 
