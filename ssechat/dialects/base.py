@@ -453,3 +453,9 @@ def usage_event_fields(
 def as_dict(value: Any) -> dict[str, Any]:
     """`value` when it is a JSON object, else an empty one (providers send null freely)."""
     return value if isinstance(value, dict) else {}
+
+
+def emit_text(out: list[NormalizedEvent], kind: str, value: Any) -> None:
+    """Append a `{"type": kind, "text": value}` event when value is non-empty text."""
+    if value and isinstance(value, str):
+        out.append({"type": kind, "text": value})

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, loads, usage_event_fields
+from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
 from ssechat.events import NormalizedEvent
 from ssechat.sse import Event
 
@@ -56,11 +56,9 @@ class Cohere(Dialect):
                 self.begin(out)
             content = as_dict(_message(payload).get("content"))
             text = content.get("text")
-            if text and isinstance(text, str):
-                out.append({"type": "delta", "text": text})
+            emit_text(out, "delta", text)
             thinking = content.get("thinking")
-            if thinking and isinstance(thinking, str):
-                out.append({"type": "reasoning", "text": thinking})
+            emit_text(out, "reasoning", thinking)
         elif kind == "message-start":
             message_id = payload.get("id")
             if not self.open or (message_id and message_id != self.message_id):
@@ -69,8 +67,7 @@ class Cohere(Dialect):
             if not self.open:
                 self.begin(out)
             plan = _message(payload).get("tool_plan")
-            if plan and isinstance(plan, str):
-                out.append({"type": "tool_plan", "text": plan})
+            emit_text(out, "tool_plan", plan)
         elif kind == "tool-call-start":
             if not self.open:
                 self.begin(out)

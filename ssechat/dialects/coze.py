@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, loads, usage_event_fields
+from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
 from ssechat.events import NormalizedEvent
 from ssechat.sse import Event
 
@@ -81,11 +81,9 @@ class Coze(Dialect):
                 self.begin(out, response_id=payload.get("chat_id"))
             if payload.get("type") == "answer":
                 reasoning = payload.get("reasoning_content")
-                if reasoning and isinstance(reasoning, str):
-                    out.append({"type": "reasoning", "text": reasoning})
+                emit_text(out, "reasoning", reasoning)
                 content = payload.get("content")
-                if content and isinstance(content, str):
-                    out.append({"type": "delta", "text": content})
+                emit_text(out, "delta", content)
         elif kind == "conversation.message.completed":
             self._completed_message(payload, out)
         elif kind in _STARTS:

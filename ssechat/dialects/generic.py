@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ssechat.dialects.base import Dialect, as_dict, loads, usage_event_fields
+from ssechat.dialects.base import Dialect, as_dict, emit_text, loads, usage_event_fields
 from ssechat.events import NormalizedEvent
 from ssechat.sse import Event
 
@@ -41,15 +41,13 @@ class Generic(Dialect):
         if not self.open:
             self.begin(out, payload.get("model"), payload.get("id"))
         content = payload.get("content")
-        if content and isinstance(content, str):
-            out.append({"type": "delta", "text": content})
+        emit_text(out, "delta", content)
         if len(payload) > 1:
             self._fields(payload, out)
 
     def _fields(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
         reasoning = payload.get("reasoning") or payload.get("reasoning_content")
-        if reasoning and isinstance(reasoning, str):
-            out.append({"type": "reasoning", "text": reasoning})
+        emit_text(out, "reasoning", reasoning)
         finish = payload.get("finish_reason", payload.get("stop_reason"))
         if finish is not None:
             self.finish_reason = finish
