@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssechat.errors import EventTooLargeError
-from ssechat.sse import Comment, Decoder, Event, Retry, decode
+from ssechat.sse import Comment, Decoder, Event, EventRun, Retry, decode
 from tests.conftest import case_input, corpus_params
 
 
@@ -183,3 +183,107 @@ def test_batch_lines_equal_one_by_one_lines(items: list[Any], uniform: bool) -> 
         items = [Event("message", item.data, "7") for item in items if isinstance(item, Event)]
     expected = b"".join(raw_event_line(i) for i in items if not isinstance(i, Comment))
     assert b"".join(raw_event_lines(items)) == expected
+
+
+# -- reads of uniform events: `_event_run` and the EventRun encoding ------------
+# Streams made mostly of one event shape, so that whole reads take the run
+# path, with the odd event that must push a read off it. A bytewise feed is
+# the reference: a one-byte read never holds a blank line, so it takes only
+# the line-by-line algorithm.
+
+_run_values = st.text(
+    alphabet=st.sampled_from(["a", "n", '"', "\\", " ", ":", "\t", "\x00", "\x7f", "é", "😀"]),
+    max_size=6,
+) | st.sampled_from(["data: x", "\\n", "event: t", '"}\n{"event":"'.replace("\n", "")])
+_odd_events = st.sampled_from(
+    [
+        b"id: 5\ndata: x",
+        b": comment",
+        b"data: a\ndata: b",
+        b"data:nospace",
+        b"event: \ndata: empty type",
+        b"event: other\ndata: y",
+        b"retry: 10\ndata: z",
+        b"data: \xff\xfe invalid",
+        b"data: a\\n\ndata: b",
+        b"event: t",
+        b"",
+    ]
+)
+
+
+@st.composite
+def uniform_streams(draw: st.DrawFn) -> bytes:
+    head = draw(st.sampled_from([b"data: ", b"event: t\ndata: ", 'event: "ü"\ndata: '.encode()]))
+    uniform = _run_values.map(lambda value: head + value.encode())
+    odd = draw(st.booleans())  # half the streams have an event that is off the run path
+    events = draw(st.lists(st.one_of(uniform, _odd_events) if odd else uniform, max_size=30))
+    blank = draw(st.sampled_from([b"\n\n", b"\n\n", b"\r\n\r\n", b"\n\n\n"]))
+    tail = draw(st.sampled_from([b"", b"\n", b"\n\n", b"data: cut"]))
+    return draw(st.sampled_from([b"", b"\xef\xbb\xbf"])) + blank.join(events) + blank + tail
+
+
+@settings(max_examples=400, deadline=None)
+@given(uniform_streams(), st.lists(st.integers(0, 2000), max_size=4))
+def test_runs_equal_the_line_path(data: bytes, cuts: list[int]) -> None:
+    from ssechat.events import raw_event_line, raw_event_lines
+
+    bounds = [0, *sorted(cut for cut in cuts if cut < len(data)), len(data)]
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    expected = decode_all([data[i : i + 1] for i in range(len(data))])
+    assert decode_all(pieces) == expected
+
+    decoder = Decoder()
+    lines: list[bytes] = []
+    expanded: list[Any] = []
+    for piece in pieces:
+        items = decoder.feed_runs(piece)
+        lines += raw_event_lines(items)
+        for item in items:
+            expanded += item.events() if isinstance(item, EventRun) else [item]
+    closing = decoder.close()
+    lines += raw_event_lines(closing)
+    assert expanded + closing == expected
+    assert b"".join(lines) == b"".join(raw_event_line(item) for item in expected)
+
+
+def test_a_read_of_one_shape_is_one_run() -> None:
+    decoder = Decoder()
+    items = decoder.feed_runs(b'event: t\ndata: {"a": "\\u00e9"}\n\nevent: t\ndata: \n\ndata: n')
+    assert items == [EventRun("t", "", [b'{"a": "\\u00e9"}', b""])]
+    assert decoder.events_dispatched == 2
+    assert decoder.close() == [Event("message", "n", "")]
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        b"data: a\\n\ndata: b\nid: 1\n\ndata: c\n\n",  # a 2-line event whose text ends in `\n`
+        b"event: \ndata: x\n\nevent: \ndata: y\n\n",  # empty type: "message"
+        b"data: x\n\n\ndata: y\n\n",  # a blank line more
+        b"id: 9\ndata: x\n\ndata: y\n\n",  # the id persists
+        b"data: \xff\n\ndata: \xc3\n\n",  # invalid UTF-8, replaced value by value
+    ],
+)
+def test_reads_off_the_run_path_give_the_line_path_events(read: bytes) -> None:
+    from ssechat.events import raw_event_line, raw_event_lines
+
+    expected = decode_all([read[i : i + 1] for i in range(len(read))])
+    items = Decoder().feed_runs(read)
+    got = [e for item in items for e in (item.events() if isinstance(item, EventRun) else [item])]
+    assert got == expected
+    assert b"".join(raw_event_lines(items)) == b"".join(map(raw_event_line, expected))
+
+
+def test_an_event_of_another_type_splits_a_read_into_runs() -> None:
+    delta, ping = b"event: delta\ndata: ", b"event: ping\ndata: "
+    read = b"\n\n".join([delta + b"1", delta + b"2", ping + b"{}", delta + b"3", b""])
+    items = Decoder().feed_runs(read)
+    assert [(run.event, len(run.values)) for run in items if isinstance(run, EventRun)] == [
+        ("delta", 2),
+        ("ping", 1),
+        ("delta", 1),
+    ]
+    assert [e for run in items if isinstance(run, EventRun) for e in run.events()] == decode_all(
+        [read[i : i + 1] for i in range(len(read))]
+    )

@@ -194,7 +194,7 @@ def _plain_events(
     for source in sources.open_sources(files):
         decoder = Decoder(max_event_bytes=max_event_bytes, dispatch_at_eof=eof == "dispatch")
         for chunk in source.chunks():
-            writer.write(raw_event_lines(decoder.feed(chunk)))  # one batch per read: speed
+            writer.write(raw_event_lines(decoder.feed_runs(chunk)))  # one batch per read: speed
         writer.write(raw_event_lines(decoder.close()))
         if not decoder.looks_like_sse:
             _warn(f"{source.display_name} does not look like SSE (no field or comment lines)")
