@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from ssechat import __version__
 from ssechat.cli import cli, main
-from tests.conftest import EXAMPLES, json_lines, run_ssechat, ssechat_command
+from tests.conftest import EXAMPLES, ROOT, json_lines, run_ssechat, ssechat_command
 
 
 def test_version_from_console_script_and_python_m() -> None:
@@ -225,3 +225,18 @@ def test_version_imports_no_command_module() -> None:
     loaded = proc.stdout.strip().split("\n")[-1]
     assert "ssechat.cli.send" not in loaded and "requests" not in loaded
     assert "ssechat.pipeline" not in loaded and "json_repair" not in loaded
+
+
+def test_parse_sse_events_imports_no_dialect() -> None:
+    """`--events` is the decoder and the writer only: start-up time (issue 2)."""
+    code = (
+        "import sys; from ssechat.cli import main; "
+        "rc = main(['parse-sse', '--events', 'examples/openai-tool-call.sse']); "
+        "print(sorted(m for m in sys.modules if m.startswith('ssechat.') or m in "
+        "('requests', 'json_repair')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    loaded = proc.stdout.strip().split("\n")[-1]
+    assert "ssechat.sse" in loaded and "ssechat.events" in loaded
+    for module in ("ssechat.dialects", "ssechat.pipeline", "ssechat.repair", "json_repair"):
+        assert module not in loaded

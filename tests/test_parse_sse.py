@@ -259,3 +259,10 @@ def test_provider_corpus_through_the_installed_command(case: dict[str, Any]) -> 
     assert (finishes[-1] if finishes else None) == want.get("finish_reason")
     complete = case.get("complete", True) and not want.get("error")
     assert (proc.returncode == 0) == complete, proc.stderr
+
+
+def test_the_cli_names_every_dialect() -> None:
+    from ssechat import dialects
+    from ssechat.cli.parse_sse import DIALECT_NAMES
+
+    assert DIALECT_NAMES == dialects.NAMES

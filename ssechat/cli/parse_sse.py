@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from ssechat import dialects, sources
+from ssechat import sources
 from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option
 from ssechat.errors import ExitStatus, InputError
 from ssechat.events import (
@@ -18,9 +19,22 @@ from ssechat.events import (
     TextWriter,
     raw_event_lines,
 )
-from ssechat.pipeline import Outcome, Pipeline
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Decoder
-from ssechat.summary import Summary
+
+if TYPE_CHECKING:
+    from ssechat.pipeline import Outcome
+
+# The names of dialects.DIALECTS, here so that `parse-sse --events` does not
+# import the dialects (start-up time; tests/test_parse_sse.py checks they agree).
+DIALECT_NAMES = (
+    "openai-chat",
+    "openai-responses",
+    "anthropic",
+    "coze",
+    "gemini",
+    "cohere",
+    "generic",
+)
 
 EXAMPLES = """\
   curl -sN "$URL" -H "Authorization: Bearer $KEY" -d @body.json | ssechat parse-sse --text
@@ -67,7 +81,7 @@ def _warn(message: str) -> None:
 )
 @click.option(
     "--dialect",
-    type=click.Choice(dialects.NAMES),
+    type=click.Choice(DIALECT_NAMES),
     help="Read the stream as this provider's dialect instead of detecting it from the "
     "event names and JSON shapes.",
 )
@@ -131,6 +145,9 @@ def parse_sse_cmd(
     flush_each = FlushPolicy(flush).flushes_each_event(input_is_regular_file=regular)
     if raw_events:
         return _plain_events(files, LineWriter(stdout, flush_each=flush_each), eof, max_event_bytes)
+    from ssechat.pipeline import Pipeline
+    from ssechat.summary import Summary
+
     sink: EventSink
     if summary:
         sink = Summary(stdout, flush_each=flush_each)
