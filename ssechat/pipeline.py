@@ -16,22 +16,33 @@ carry besides SSE:
 - a stream no dialect recognises falls back to `--events` lines, with one
   warning.
 
-The loop for the common case (a known dialect, no timing) is kept lean: per
-SSE event, one type check and one call into the dialect.
+The loop for the common case (a known dialect, no timing) is kept lean: a
+read goes to the dialect in one call, and a run of events of one type (an
+`EventRun` of the decoder) as its data strings, with no Event made for them
+when the dialect takes them whole (`Dialect.feed_run`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
 from ssechat.dialects.base import MALFORMED, Dialect, as_dict, loads
 from ssechat.events import EventSink, NormalizedEvent, error_event, raw_event_line
-from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Decoder, Event, Item, Retry
+from ssechat.sse import (
+    DEFAULT_MAX_EVENT_BYTES,
+    Comment,
+    Decoder,
+    Event,
+    EventRun,
+    Item,
+    Retry,
+    expand_runs,
+)
 
 PENDING_LIMIT: Final = 16  # events that tell nothing, kept while the dialect is unknown
 HEAD_LIMIT: Final = 64 * 1024  # bytes of HTTP headers we wait for before giving up
@@ -114,7 +125,7 @@ class Pipeline:
                 return
         if self._body is not None:
             self._keep_body(chunk)
-        items = self.decoder.feed(chunk)
+        items = self.decoder.feed_runs(chunk)
         if items:
             self._items(items)
 
@@ -164,15 +175,32 @@ class Pipeline:
 
     # -- the event loop ----------------------------------------------------------
 
-    def _items(self, items: list[Item]) -> None:
+    def _items(self, items: Sequence[Item | EventRun]) -> None:
         if self._body is not None and self.decoder.events_dispatched:
             self._body = None
         dialect = self.dialect
         if dialect is None or self._write_timed is not None or self.raw_mode:
-            self._items_slow(items)
+            self._items_slow(expand_runs(items))
             return
         out: list[NormalizedEvent] = []
-        dialect.feed_many(items, out)
+        if EventRun not in set(map(type, items)):
+            dialect.feed_many(cast("list[Item]", items), out)
+        else:
+            # A run's data strings go to the dialect as they are: a read of
+            # common deltas then never becomes Event tuples.
+            events: list[Item] = []
+            for item in items:
+                if not isinstance(item, EventRun):
+                    events.append(item)
+                    continue
+                if events:
+                    dialect.feed_many(events, out)
+                    events = []
+                texts = item.texts()
+                if not dialect.feed_run(texts, out):
+                    dialect.feed_many(item.events(texts), out)
+            if events:
+                dialect.feed_many(events, out)
         if out:
             self.sink.write(out)
 

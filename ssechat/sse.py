@@ -42,7 +42,7 @@ from __future__ import annotations
 import codecs
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from typing import Final, NamedTuple, cast
 
@@ -96,12 +96,23 @@ class EventRun(NamedTuple):
         except UnicodeDecodeError:
             return list(map(bytes.decode, self.values, repeat("utf-8"), repeat("replace")))
 
-    def events(self) -> list[Event]:
-        return list(
-            map(
-                tuple.__new__, repeat(Event), zip(repeat(self.event), self.texts(), repeat(self.id))
-            )
-        )
+    def events(self, texts: list[str] | None = None) -> list[Event]:
+        """The Events of the run (`texts`: its `texts()`, when already decoded)."""
+        if texts is None:
+            texts = self.texts()
+        fields = zip(repeat(self.event), texts, repeat(self.id), strict=False)
+        return list(map(tuple.__new__, repeat(Event), fields))
+
+
+def expand_runs(items: Sequence[Item | EventRun]) -> list[Item]:
+    """`feed_runs` items as `feed` gives them: each EventRun as its Events."""
+    expanded: list[Item] = []
+    for item in items:
+        if isinstance(item, EventRun):
+            expanded += item.events()
+        else:
+            expanded.append(item)
+    return expanded
 
 
 class Decoder:

@@ -238,3 +238,35 @@ def test_a_responses_continuation_skips_what_it_already_had() -> None:
     done = event(4, "response.completed", response={"id": "r1", "status": "completed"})
     events = _continued(created + words[0] + words[1], created + words[1] + words[2] + done)
     assert [e.get("text", e["type"]) for e in events] == ["start", "a", "b", "c", "done"]
+
+
+def test_a_read_of_common_deltas_reaches_the_dialect_as_data(monkeypatch: Any) -> None:
+    """A run's data strings go to `feed_run` as they are: no Event tuples made for them."""
+    from ssechat.sse import EventRun
+    from tests.test_dialects import START, anthropic_stream
+
+    delta = '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":%s}}'
+    start = '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'
+    first = anthropic_stream(START, start, *[delta % json.dumps(f"a{i} é") for i in range(20)])
+    second = anthropic_stream(*[delta % json.dumps(f"b{i} ü") for i in range(200)])
+    third = anthropic_stream(*[delta % json.dumps(f"c{i} ü") for i in range(200)])
+    expanded: list[int] = []
+    events = EventRun.events
+
+    def counting_events(run: EventRun, texts: list[str] | None = None) -> Any:
+        expanded.append(len(run.values))
+        return events(run, texts)
+
+    monkeypatch.setattr(EventRun, "events", counting_events)
+    sink = ListSink()
+    pipeline = Pipeline(sink)
+    pipeline.feed(first)  # detection: Events, one at a time
+    pipeline.feed(second)  # the template is learnt from the first of these
+    expanded.clear()
+    pipeline.feed(third)
+    assert expanded == []
+    pipeline.close()
+    text = "".join(e["text"] for e in sink.events if e["type"] == "delta")
+    assert text == "".join(
+        [*(f"a{i} é" for i in range(20)), *(f"{c}{i} ü" for c in "bc" for i in range(200))]
+    )

@@ -21,6 +21,7 @@ but Anthropic runs them itself: they are not client tool calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, ClassVar, Final
@@ -80,32 +81,40 @@ class Anthropic(Dialect):
         self.initial_input = {}
         self.text_only = True
 
-    def feed_many(self, items: list[Item], out: list[NormalizedEvent]) -> None:
+    def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
+        """A read of nothing but deltas of the open block, in one go (`Template.match_all`)."""
+        if not (self.open and self.has_content):
+            return False
+        if _PING in datas:  # keep-alives in the middle of the answer: they do nothing
+            datas = [data for data in datas if data != _PING]
+        texts = self.text_template.match_all(datas)
+        if texts is not None:
+            out += [{"type": "delta", "text": text} for text in texts if text]
+            self.template_hits += len(texts)
+            return True
+        if not self.text_only:
+            texts = self.thinking_template.match_all(datas)
+            if texts is not None:
+                out += [{"type": "reasoning", "text": text} for text in texts if text]
+                self.template_hits += len(texts)
+                return True
+        return False
+
+    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> None:
         """The loop over one read's events, with the common deltas inlined.
 
         Nearly every event of a long answer is a text (or thinking, or tool
         input) delta of the open block, identical to the one before but for
         its string: once a template is learnt from one (`base.learn_template`),
         the next ones cost a parse of their string alone, and a read of
-        nothing else is done in one go (`Template.match_all`). An event that
-        does not match takes the full path (`_payload`), which decides.
+        nothing else is done in one go (`feed_run`). An event that does not
+        match takes the full path (`_payload`), which decides.
         """
+        if all(map(isinstance, items, repeat(Event))) and self.feed_run(
+            list(map(_data, items)), out
+        ):
+            return
         hot = self.open and self.has_content
-        if hot and all(map(isinstance, items, repeat(Event))):
-            datas = list(map(_data, items))
-            if _PING in datas:  # keep-alives in the middle of the answer: they do nothing
-                datas = [data for data in datas if data != _PING]
-            texts = self.text_template.match_all(datas)
-            if texts is not None:
-                out += [{"type": "delta", "text": text} for text in texts if text]
-                self.template_hits += len(texts)
-                return
-            if not self.text_only:
-                texts = self.thinking_template.match_all(datas)
-                if texts is not None:
-                    out += [{"type": "reasoning", "text": text} for text in texts if text]
-                    self.template_hits += len(texts)
-                    return
         append = out.append
         fast_loads = orjson.loads
         text_match = self.text_template.match

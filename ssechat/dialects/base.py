@@ -24,6 +24,7 @@ answer are identical but for one string, and only that string is parsed.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, ClassVar, Final, NamedTuple
@@ -223,7 +224,16 @@ class Dialect:
         """Translate one SSE event; append the normalized events it gives to `out`."""
         raise NotImplementedError
 
-    def feed_many(self, items: list[Item], out: list[NormalizedEvent]) -> None:
+    def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
+        """Take a read's events of one type whole, by their data, if all are the common one.
+
+        The data of an EventRun (`sse.Decoder.feed_runs`), or of a read of
+        Events: False (nothing done) leaves them to `feed_many`, as Events.
+        A dialect with a template fast path (`learn_template`) overrides it.
+        """
+        return False
+
+    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> None:
         """Translate the events among one read's decoder items (the pipeline's loop)."""
         feed = self.feed
         for item in items:

@@ -22,6 +22,7 @@ Azure (a first prompt-filter chunk with empty `choices` and id), Mistral
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, ClassVar, Final
@@ -85,37 +86,45 @@ class OpenAIChat(Dialect):
         self.started_calls = {}
         self.last_call = {}
 
-    def feed_many(self, items: list[Item], out: list[NormalizedEvent]) -> None:
+    def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
+        """A read of common chunks only, in one go (`Template.match_all`)."""
+        if not self.open or self.finishes:  # inside a response, before any finish
+            return False
+        texts = self.text_template.match_all(datas)
+        if texts is not None:
+            out += [{"type": "delta", "text": text} for text in texts if text]
+            self.template_hits += len(texts)
+            return True
+        call = self.calls.get(self.args_key)
+        fragments = self.args_template.match_all(datas) if call is not None else None
+        if call is None or fragments is None:
+            return False
+        index = call.index
+        fragments = [fragment for fragment in fragments if fragment]
+        call.parts += fragments
+        out += [
+            {"type": "tool_call_delta", "index": index, "arguments": fragment}
+            for fragment in fragments
+        ]
+        self.template_hits += len(datas)
+        return True
+
+    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> None:
         """The loop over one read's events, with the common chunks inlined.
 
         Nearly every chunk of a long answer is one choice whose delta is one
         text fragment (or one fragment of an open call's arguments): such a
         chunk that has the learnt template's text around its string costs a
-        parse of that string alone (`base.learn_template`); one that has not, a JSON
+        parse of that string alone (`base.learn_template`), and a read of
+        nothing else is done in one go (`feed_run`); one that has not, a JSON
         parse and a few lookups here; anything else goes through `_chunk`,
         which reads every field.
         """
+        if all(map(isinstance, items, repeat(Event))) and self.feed_run(
+            list(map(_data, items)), out
+        ):
+            return
         hot = self.open and not self.finishes  # inside a response, before any finish
-        if hot and all(map(isinstance, items, repeat(Event))):
-            # A read of common chunks only, in one go (`Template.match_all`).
-            datas = list(map(_data, items))
-            texts = self.text_template.match_all(datas)
-            if texts is not None:
-                out += [{"type": "delta", "text": text} for text in texts if text]
-                self.template_hits += len(texts)
-                return
-            call = self.calls.get(self.args_key)
-            fragments = self.args_template.match_all(datas) if call is not None else None
-            if call is not None and fragments is not None:
-                index = call.index
-                fragments = [fragment for fragment in fragments if fragment]
-                call.parts += fragments
-                out += [
-                    {"type": "tool_call_delta", "index": index, "arguments": fragment}
-                    for fragment in fragments
-                ]
-                self.template_hits += len(datas)
-                return
         append = out.append
         loads = _loads
         calls = self.calls
