@@ -6,7 +6,9 @@ Run: python bench/fuzz/fuzz_sse.py /tmp/fuzz-sse bench/fuzz/corpus/sse \
 The first byte picks the options (size bound, EOF rule, comments), the next
 four the cut points; the rest is the stream. Checks, besides "no exception
 but the project's own": the events do not depend on the chunking (whenever
-neither run hit the size bound), and no event's data is over the bound.
+neither run hit the size bound), no event's data is over the bound, and
+`feed_runs` (whole reads as EventRuns, as `parse-sse --events` reads) gives
+the same events and the same `--events` bytes.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import atheris
 
 with atheris.instrument_imports(include=["ssechat"]):
     from ssechat.errors import SsechatError
-    from ssechat.sse import Decoder, Item
+    from ssechat.events import raw_event_line, raw_event_lines
+    from ssechat.sse import Comment, Decoder, EventRun, Item, expand_runs
 
 from _harness import chunks, cut_points, main
 
 LIMITS = (64, 1024, 1 << 20)
 
 
-def _decode(options: int, parts: list[bytes]) -> tuple[list[Item], bool]:
+def _decode(options: int, parts: list[bytes], *, runs: bool = False) -> tuple[list[Item], bool]:
     decoder = Decoder(
         max_event_bytes=LIMITS[options % 3],
         dispatch_at_eof=bool(options & 4),
@@ -31,7 +34,18 @@ def _decode(options: int, parts: list[bytes]) -> tuple[list[Item], bool]:
     items: list[Item] = []
     try:
         for part in parts:
-            items += decoder.feed(part)
+            if runs:
+                read = decoder.feed_runs(part)
+                lines = b"".join(raw_event_lines(read))
+                expanded = expand_runs(read)
+                expected = b"".join(
+                    raw_event_line(item) for item in expanded if not isinstance(item, Comment)
+                )
+                assert lines == expected, "an EventRun's --events lines differ"
+                assert all(not isinstance(item, EventRun) for item in expanded)
+                items += expanded
+            else:
+                items += decoder.feed(part)
         items += decoder.close()
     except SsechatError:
         return items, True
@@ -48,6 +62,9 @@ def test_one(data: bytes) -> None:
     cut, cut_failed = _decode(options, chunks(body, cut_points(data[1:5], 4)))
     if not whole_failed and not cut_failed:
         assert whole == cut, "the events depend on how the input was cut"
+    runs, runs_failed = _decode(options, chunks(body, cut_points(data[1:5], 4)), runs=True)
+    if not runs_failed and not cut_failed:
+        assert runs == cut, "EventRuns give other events than feed"
     limit = LIMITS[options % 3]
     for item in whole:
         if hasattr(item, "data"):

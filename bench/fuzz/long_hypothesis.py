@@ -27,6 +27,7 @@ PROPERTIES = [
     "tests.test_sse:test_any_chunking_gives_the_same_events",
     "tests.test_sse:test_multibyte_characters_split_anywhere",
     "tests.test_sse:test_batch_lines_equal_one_by_one_lines",
+    "tests.test_sse:test_runs_equal_the_line_path",
     "tests.test_pipeline:test_normalized_output_does_not_depend_on_how_the_input_is_cut",
     "tests.test_dialects:test_openai_chat_template_fast_path_changes_nothing",
     "tests.test_dialects:test_anthropic_template_fast_path_changes_nothing",
