@@ -63,12 +63,12 @@ from ssechat.events import (
     TextWriter,
     is_terminal,
     json_line,
-    raw_event_line,
+    raw_event_lines,
 )
 from ssechat.keys import Redactor, StreamRedactor
 from ssechat.pipeline import Pipeline
 from ssechat.providers import Request, anthropic_prefill, is_background, responses_continuation
-from ssechat.sse import Comment, Decoder
+from ssechat.sse import Decoder, EventRun, Item
 from ssechat.summary import Summary
 from ssechat.transport import (
     Failure,
@@ -409,7 +409,7 @@ class Session:
                 self.writer.write([chunk])
                 self.begun = True
             elif self.options.mode is Mode.EVENTS:
-                self._event_lines(self.events_decoder.feed(chunk))
+                self._event_lines(self.events_decoder.feed_runs(chunk))
         self._content = False
         self.pipeline.feed(chunk)
         last_id = self.pipeline.decoder.last_event_id
@@ -417,8 +417,8 @@ class Session:
             self.last_event_id = last_id
         return self._content
 
-    def _event_lines(self, items: list[Any]) -> None:
-        lines = [raw_event_line(i) for i in items if not isinstance(i, Comment)]
+    def _event_lines(self, items: list[Item] | list[Item | EventRun]) -> None:
+        lines = raw_event_lines(items)
         if lines:
             self.writer.write(lines)
             self.begun = True

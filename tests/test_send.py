@@ -132,6 +132,17 @@ def test_drop_then_restart(tmp_path: Path, resume: str) -> None:
     assert_no_secret(result, capture, server.log)
 
 
+def test_events_mode_writes_the_streams_plain_events(tmp_path: Path) -> None:
+    """`send --events` gives what `parse-sse --events` gives on the same bytes."""
+    capture = tmp_path / "cap.sse"
+    with replay(tmp_path, OPENAI) as server:
+        result = send(server.url, "--events", "--save", str(capture), "hello")
+    assert result.returncode == 0, result.stderr
+    expected = run_ssechat(["parse-sse", "--events", str(OPENAI)]).stdout
+    assert result.stdout == expected
+    assert run_ssechat(["parse-sse", "--events", str(capture)]).stdout == expected
+
+
 def test_drop_with_resume_off_keeps_the_partial_output(tmp_path: Path) -> None:
     capture = tmp_path / "cap.sse"
     with replay(tmp_path, OPENAI, faults=("drop-after=3",)) as server:
