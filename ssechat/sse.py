@@ -245,22 +245,27 @@ class Decoder:
         """Whole events, from the start of one: `region` + LF LF is what was read.
 
         Stretches of events of one shape and type become EventRuns
-        (`_event_run`). A read of an LLM stream is nearly always one stretch,
-        or a few (an Anthropic `ping` among the deltas); after a few, the
-        rest of the read takes the general path, so a stream whose type
-        changes at every event costs no more than it did without runs.
+        (`_event_run`). A read of an LLM stream is nearly always one stretch
+        (tried whole first, in one split) or a few (an Anthropic `ping` among
+        the deltas: each stretch is then found by a search that stops at its
+        end). Where the type changes at every event (two stretches of one
+        event in a row), or after a few stretches, the rest of the read takes
+        the general path, so such a stream costs about what it did without runs.
         """
+        pos, singles = 0, 0
         for _ in range(_MAX_STRETCHES_PER_READ):
-            head = _run_head(region)
+            head = _run_head(region, pos)
             if head is None:
                 break
-            end = len(region)
-            run = _event_run(region, head, self._last_id, self.max_event_bytes)
+            run, end = None, len(region)
+            whole = pos == 0 and _same_head_sampled(region, head)
+            if whole:
+                run = _event_run(region, head, self._last_id, self.max_event_bytes)
             if run is None:
-                end = _stretch_end(region, head)
-                if end == len(region):
-                    break
-                run = _event_run(region[:end], head, self._last_id, self.max_event_bytes)
+                end = _stretch_end(region, head, pos)
+                if whole and end == len(region):
+                    break  # tried whole already
+                run = _event_run(region[pos:end], head, self._last_id, self.max_event_bytes)
                 if run is None:
                     break
             fields, size = head.count(b"\n") + 1, len(run.values)
@@ -273,8 +278,11 @@ class Decoder:
                 items.extend(run.events())
             if end == len(region):
                 return
-            region = region[end + 2 :]
-        self._feed_lines(region + b"\n\n", items)
+            pos = end + 2
+            singles = singles + 1 if size == 1 else 0
+            if singles == 2:
+                break
+        self._feed_lines(region[pos:] + b"\n\n", items)
 
     def _feed_lines(self, chunk: bytes, items: list[Item | EventRun]) -> None:
         """Any bytes, after BOM and CR handling: whole events, lines, and a kept tail."""
@@ -413,15 +421,28 @@ def _split_values(joined: bytes, name: bytes, separator: bytes, count: int) -> l
     return values
 
 
-def _run_head(region: bytes) -> bytes | None:
-    """The head of the first event if it can start a run: `data: `, or `event: T` LF `data: `."""
-    if region.startswith(b"data: "):
+def _run_head(region: bytes, pos: int = 0) -> bytes | None:
+    """The head of the event at `pos` if it can start a run: `data: `, or `event: T` LF `data: `."""
+    if region.startswith(b"data: ", pos):
         return b"data: "
-    if region.startswith(b"event: "):
-        head = region[: region.find(b"\n") + 1] + b"data: "
-        if len(head) > len(b"event: \ndata: ") and region.startswith(head):
+    if region.startswith(b"event: ", pos):
+        head = region[pos : region.find(b"\n", pos) + 1] + b"data: "
+        if len(head) > len(b"event: \ndata: ") and region.startswith(head, pos):
             return head
     return None  # not a run's shape, or `event:` with no type (the type is then `message`)
+
+
+def _same_head_sampled(region: bytes, head: bytes) -> bool:
+    """Whether the events in the middle and at the end of `region` start with `head` too.
+
+    A guess, for speed only: when it is False, `region` is not tried as one
+    run (a split of the whole read that would fail) but cut into stretches.
+    """
+    last = region.rfind(b"\n\n")
+    if last >= 0 and not region.startswith(head, last + 2):
+        return False
+    middle = region.find(b"\n\n", len(region) // 2)
+    return middle < 0 or region.startswith(head, middle + 2)
 
 
 def _event_run(region: bytes, head: bytes, last_id: str, limit: int) -> EventRun | None:
@@ -447,9 +468,9 @@ def _stretch_end_pattern(head: bytes) -> re.Pattern[bytes]:
     return re.compile(b"\n\n(?!" + re.escape(head) + b")")
 
 
-def _stretch_end(region: bytes, head: bytes) -> int:
-    """Where the first blank line not followed by `head` starts (the end of `region` if none)."""
-    found = _stretch_end_pattern(head).search(region)
+def _stretch_end(region: bytes, head: bytes, pos: int) -> int:
+    """Where the first blank line after `pos` not followed by `head` starts (else the end)."""
+    found = _stretch_end_pattern(head).search(region, pos)
     return len(region) if found is None else found.start()
 
 

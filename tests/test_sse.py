@@ -287,3 +287,25 @@ def test_an_event_of_another_type_splits_a_read_into_runs() -> None:
     assert [e for run in items if isinstance(run, EventRun) for e in run.events()] == decode_all(
         [read[i : i + 1] for i in range(len(read))]
     )
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        ["a", "b"] * 20,  # a new type at every event: two one-event runs, then the general path
+        ["a"] * 30 + ["b"] + ["a"] * 30 + ["b"] * 2 + ["a"] * 5,  # long runs, short ones between
+        ["a"] * 12 + ["b"] + ["a"] * 3,  # the middle and the end sampled alike, one odd event
+    ],
+)
+def test_reads_whose_type_changes_give_the_line_path_events(kinds: list[str]) -> None:
+    from ssechat.events import raw_event_line, raw_event_lines
+
+    read = b"".join(
+        b'event: %s\ndata: {"n": %d}\n\n' % (k.encode(), i) for i, k in enumerate(kinds)
+    )
+    expected = decode_all([read[i : i + 1] for i in range(len(read))])
+    for decoder_feed in (Decoder().feed_runs, Decoder().feed):
+        items = decoder_feed(read)
+        got = [e for it in items for e in (it.events() if isinstance(it, EventRun) else [it])]
+        assert got == expected
+        assert b"".join(raw_event_lines(items)) == b"".join(map(raw_event_line, expected))
