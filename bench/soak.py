@@ -19,7 +19,7 @@ the first request and after the last (VmRSS and VmHWM from /proc).
 /dev/null, and samples send's RSS every 0.2 s: flat memory means the peak is
 close to the RSS seen once the stream is under way.
 
-Prints Markdown tables (for /work/notes/hardening.md and the README) and
+Prints Markdown tables (for the README's reliability section) and
 keeps the figures as JSON in bench/out/ (git-ignored).
 """
 
