@@ -20,7 +20,7 @@ from typing import IO, Any, Final, Literal, Protocol, TypedDict, cast
 
 import orjson
 
-from ssechat.sse import Comment, Event, EventRun, Item, Retry
+from ssechat.sse import Comment, Event, EventRun, Item, Retry, segments
 
 NormalizedEvent = dict[str, Any]
 """One normalized event: a dict whose first key is `type` (see the TypedDicts)."""
@@ -156,17 +156,12 @@ def raw_event_lines(items: list[Item] | list[Item | EventRun]) -> list[bytes]:
     Retry (and of each Event of an EventRun), only faster, which is most of
     `--events` speed. It is a few pieces, left for the writer's one join.
     """
-    kinds = list(map(type, items))
-    if EventRun not in kinds:
-        return _item_lines(cast("list[Item]", items))
     lines: list[bytes] = []
-    start = 0
-    for _ in range(kinds.count(EventRun)):  # `index` finds them in C: a read can hold 250 items
-        at = kinds.index(EventRun, start)
-        lines += _item_lines(cast("list[Item]", items[start:at]))
-        lines.append(_run_lines(cast("EventRun", items[at])))
-        start = at + 1
-    lines += _item_lines(cast("list[Item]", items[start:]))
+    for segment in segments(items):
+        if isinstance(segment, EventRun):
+            lines.append(_run_lines(segment))
+        else:
+            lines += _item_lines(segment)
     return lines
 
 

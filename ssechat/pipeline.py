@@ -27,7 +27,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Final
 
 from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
@@ -42,11 +44,13 @@ from ssechat.sse import (
     Item,
     Retry,
     expand_runs,
+    segments,
 )
 
 PENDING_LIMIT: Final = 16  # events that tell nothing, kept while the dialect is unknown
 HEAD_LIMIT: Final = 64 * 1024  # bytes of HTTP headers we wait for before giving up
 BODY_LIMIT: Final = 1024 * 1024  # bytes kept in case the input is a JSON error body
+_data: Final = itemgetter(1)  # an Event's data
 _BLANK_LINE: Final = re.compile(rb"\r?\n\r?\n")
 _STATUS_LINE: Final = re.compile(rb"HTTP/\S+[ \t]+(\d{3})")
 
@@ -183,22 +187,19 @@ class Pipeline:
             self._items_slow(expand_runs(items))
             return
         out: list[NormalizedEvent] = []
-        kinds = list(map(type, items))
-        start = 0
-        # A run's data strings go to the dialect as they are: a read of
-        # common deltas then never becomes Event tuples. (`index` finds the
-        # runs in C: a read can hold 250 items.)
-        for _ in range(kinds.count(EventRun)):
-            at = kinds.index(EventRun, start)
-            if at > start:
-                dialect.feed_many(cast("list[Item]", items[start:at]), out)
-            run = cast("EventRun", items[at])
-            texts = run.texts()
-            if not dialect.feed_run(texts, out):
-                dialect.feed_many(run.events(texts), out)
-            start = at + 1
-        if start < len(items):
-            dialect.feed_many(cast("list[Item]", items[start:] if start else items), out)
+        for segment in segments(items):
+            # A read of the dialect's common events is taken whole, by their
+            # data (`Dialect.feed_run`): a run's data strings as they are, so
+            # that such a read never becomes Event tuples.
+            if isinstance(segment, EventRun):
+                texts = segment.texts()
+                if not dialect.feed_run(texts, out):
+                    dialect.feed_many(segment.events(texts), out)
+            elif not (
+                all(map(isinstance, segment, repeat(Event)))
+                and dialect.feed_run(list(map(_data, segment)), out)
+            ):
+                dialect.feed_many(segment, out)
         if out:
             self.sink.write(out)
 

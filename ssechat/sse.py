@@ -104,14 +104,28 @@ class EventRun(NamedTuple):
         return list(map(tuple.__new__, repeat(Event), fields))
 
 
+def segments(items: Sequence[Item | EventRun]) -> Iterator[EventRun | list[Item]]:
+    """`feed_runs` items in order: each EventRun alone, the items between runs as lists.
+
+    The runs are found by `list.index`, in C: a read can hold 250 items.
+    """
+    kinds = list(map(type, items))
+    start = 0
+    for _ in range(kinds.count(EventRun)):
+        at = kinds.index(EventRun, start)
+        if at > start:
+            yield cast("list[Item]", items[start:at])
+        yield cast("EventRun", items[at])
+        start = at + 1
+    if start < len(items):
+        yield cast("list[Item]", items[start:] if start else items)
+
+
 def expand_runs(items: Sequence[Item | EventRun]) -> list[Item]:
     """`feed_runs` items as `feed` gives them: each EventRun as its Events."""
     expanded: list[Item] = []
-    for item in items:
-        if isinstance(item, EventRun):
-            expanded += item.events()
-        else:
-            expanded.append(item)
+    for segment in segments(items):
+        expanded += segment.events() if isinstance(segment, EventRun) else segment
     return expanded
 
 
@@ -154,17 +168,14 @@ class Decoder:
         An event over the size bound raises EventTooLargeError, but only after
         the items completed before it have been returned: nothing is lost.
         """
-        return cast("list[Item]", self._feed(chunk, runs=False))
+        return expand_runs(self.feed_runs(chunk))
 
     def feed_runs(self, chunk: bytes) -> list[Item | EventRun]:
         """As `feed`, but a read's uniform events may come as one EventRun."""
-        return self._feed(chunk, runs=True)
-
-    def _feed(self, chunk: bytes, *, runs: bool) -> list[Item | EventRun]:
         self._raise_pending()
         items: list[Item | EventRun] = []
         try:
-            self._feed_bytes(chunk, items, runs)
+            self._feed_bytes(chunk, items)
         except EventTooLargeError as exc:
             if not items:
                 raise
@@ -177,7 +188,7 @@ class Decoder:
         items: list[Item | EventRun] = []
         if self._at_start:  # fewer than three bytes in all, a prefix of the BOM
             self._at_start = False
-            self._feed_bytes(self._head, items, False)
+            self._feed_bytes(self._head, items)
         if self._partial:
             line = b"".join(self._partial)
             self._partial.clear()
@@ -187,7 +198,7 @@ class Decoder:
         if self.dispatch_at_eof:
             self._dispatch(items)
         self._reset_event()
-        return cast("list[Item]", items)
+        return expand_runs(items)
 
     @property
     def last_event_id(self) -> str:
@@ -205,7 +216,7 @@ class Decoder:
         if self._pending_error is not None:
             raise self._pending_error
 
-    def _feed_bytes(self, chunk: bytes, items: list[Item | EventRun], runs: bool) -> None:
+    def _feed_bytes(self, chunk: bytes, items: list[Item | EventRun]) -> None:
         if self._at_start:
             chunk = self._head + chunk
             if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
@@ -236,12 +247,12 @@ class Decoder:
             chunk = chunk[end:]
         cut = chunk.rfind(b"\n\n")
         if cut > 0:
-            self._feed_region(chunk[:cut], items, runs)
+            self._feed_region(chunk[:cut], items)
             chunk = chunk[cut + 2 :]
         if chunk:
             self._feed_lines(chunk, items)
 
-    def _feed_region(self, region: bytes, items: list[Item | EventRun], runs: bool) -> None:
+    def _feed_region(self, region: bytes, items: list[Item | EventRun]) -> None:
         """Whole events, from the start of one: `region` + LF LF is what was read.
 
         Stretches of events of one shape and type become EventRuns
@@ -272,10 +283,7 @@ class Decoder:
             self.events_dispatched += size
             self.field_lines_seen += fields * size
             self.lines_seen += (fields + 1) * size
-            if runs:
-                items.append(run)
-            else:
-                items.extend(run.events())
+            items.append(run)
             if end == len(region):
                 return
             pos = end + 2
@@ -413,7 +421,7 @@ def _split_values(joined: bytes, name: bytes, separator: bytes, count: int) -> l
     sequence alike in both. The caller has counted `count - 1` separators.
     """
     body = joined[len(name) :]
-    if body.isascii() and separator.isascii():
+    if body.isascii():
         values = body.decode("ascii").split(separator.decode("ascii"))
     else:
         values = list(map(bytes.decode, body.split(separator), repeat("utf-8"), repeat("replace")))

@@ -22,8 +22,6 @@ but Anthropic runs them itself: they are not client tool calls.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
-from operator import itemgetter
 from typing import Any, ClassVar, Final
 
 import orjson
@@ -46,7 +44,6 @@ from ssechat.sse import Event, Item
 # (lone surrogate escapes, integers past 64 bits), never dropping the event.
 _loads = loads
 _JSONDecodeError = ValueError
-_data: Final = itemgetter(1)  # an Event's data
 _PING: Final = '{"type":"ping"}'
 _TEXT: Final = ("delta", "text")
 _THINKING: Final = ("delta", "thinking")
@@ -87,15 +84,13 @@ class Anthropic(Dialect):
             return False
         if _PING in datas:  # keep-alives in the middle of the answer: they do nothing
             datas = [data for data in datas if data != _PING]
-        texts = self.text_template.match_all(datas)
-        if texts is not None:
-            out += [{"type": "delta", "text": text} for text in texts if text]
-            self.template_hits += len(texts)
-            return True
+        templates = [(self.text_template, "delta")]
         if not self.text_only:
-            texts = self.thinking_template.match_all(datas)
+            templates.append((self.thinking_template, "reasoning"))
+        for template, kind in templates:
+            texts = template.match_all(datas)
             if texts is not None:
-                out += [{"type": "reasoning", "text": text} for text in texts if text]
+                out += [{"type": kind, "text": text} for text in texts if text]
                 self.template_hits += len(texts)
                 return True
         return False
@@ -107,13 +102,10 @@ class Anthropic(Dialect):
         input) delta of the open block, identical to the one before but for
         its string: once a template is learnt from one (`base.learn_template`),
         the next ones cost a parse of their string alone, and a read of
-        nothing else is done in one go (`feed_run`). An event that does not
+        nothing else is done in one go (`feed_run`, which the pipeline tries
+        first). An event that does not
         match takes the full path (`_payload`), which decides.
         """
-        if all(map(isinstance, items, repeat(Event))) and self.feed_run(
-            list(map(_data, items)), out
-        ):
-            return
         hot = self.open and self.has_content
         append = out.append
         fast_loads = orjson.loads

@@ -227,8 +227,9 @@ class Dialect:
     def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
         """Take a read's events of one type whole, by their data, if all are the common one.
 
-        The data of an EventRun (`sse.Decoder.feed_runs`), or of a read of
-        Events: False (nothing done) leaves them to `feed_many`, as Events.
+        The pipeline tries it first on the data of an EventRun
+        (`sse.Decoder.feed_runs`) or of a read of Events: False (nothing
+        done) leaves them to `feed_many`, as Events.
         A dialect with a template fast path (`learn_template`) overrides it.
         """
         return False

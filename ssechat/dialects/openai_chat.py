@@ -23,8 +23,6 @@ Azure (a first prompt-filter chunk with empty `choices` and id), Mistral
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
-from operator import itemgetter
 from typing import Any, ClassVar, Final
 
 import orjson
@@ -45,7 +43,6 @@ from ssechat.sse import Event, Item
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
-_data: Final = itemgetter(1)  # an Event's data
 _CONTENT: Final = ("choices", 0, "delta", "content")
 _ARGUMENTS: Final = ("choices", 0, "delta", "tool_calls", 0, "function", "arguments")
 
@@ -116,14 +113,11 @@ class OpenAIChat(Dialect):
         text fragment (or one fragment of an open call's arguments): such a
         chunk that has the learnt template's text around its string costs a
         parse of that string alone (`base.learn_template`), and a read of
-        nothing else is done in one go (`feed_run`); one that has not, a JSON
+        nothing else is done in one go (`feed_run`, which the pipeline tries
+        first); one that has not, a JSON
         parse and a few lookups here; anything else goes through `_chunk`,
         which reads every field.
         """
-        if all(map(isinstance, items, repeat(Event))) and self.feed_run(
-            list(map(_data, items)), out
-        ):
-            return
         hot = self.open and not self.finishes  # inside a response, before any finish
         append = out.append
         loads = _loads
