@@ -4,7 +4,7 @@ One object per input stream, fed bytes as they arrive (`feed`), finished
 with `close()`, which reports the `Outcome` the exit status is computed
 from. `parse-sse` drives it from files and stdin; `send` drives the very same
 object from the HTTP body, so both normalize alike. The sink is a writer of
-`ssechat.events` or the summary of `ssechat.summary`.
+`ssechat.normalized` or the summary of `ssechat.summary`.
 
 Around the decoder and the dialect, the pipeline handles what real inputs
 carry besides SSE:
@@ -34,7 +34,7 @@ from typing import Any, Final
 from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
 from ssechat.dialects.base import MALFORMED, Dialect, as_dict, loads
-from ssechat.events import EventSink, NormalizedEvent, error_event, raw_event_line
+from ssechat.normalized import EventSink, NormalizedEvent, error_event, raw_event_line
 from ssechat.sse import (
     DEFAULT_MAX_EVENT_BYTES,
     Comment,

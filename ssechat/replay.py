@@ -35,7 +35,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 from ssechat.capture import Capture, create_private
 from ssechat.errors import NetworkError, UsageError
-from ssechat.events import json_line
+from ssechat.normalized import json_line
 from ssechat.sse import Decoder
 
 if TYPE_CHECKING:

@@ -56,7 +56,8 @@ from typing import IO, Any, Final, Protocol
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
 from ssechat.dialects.anthropic import Anthropic
 from ssechat.dialects.openai_responses import OpenAIResponses
-from ssechat.events import (
+from ssechat.keys import Redactor, StreamRedactor
+from ssechat.normalized import (
     TERMINAL_ESCAPES,
     JsonLinesWriter,
     LineWriter,
@@ -65,7 +66,6 @@ from ssechat.events import (
     json_line,
     raw_event_lines,
 )
-from ssechat.keys import Redactor, StreamRedactor
 from ssechat.pipeline import Pipeline
 from ssechat.providers import Request, anthropic_prefill, is_background, responses_continuation
 from ssechat.sse import Decoder, EventRun, Item

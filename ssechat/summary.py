@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from ssechat.events import TRUNCATED, NormalizedEvent, json_line
+from ssechat.normalized import TRUNCATED, NormalizedEvent, json_line
 
 _CONTENT = frozenset({"delta", "reasoning", "tool_call_delta", "tool_call", "refusal"})
 

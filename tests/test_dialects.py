@@ -26,7 +26,7 @@ from ssechat.dialects.anthropic import Anthropic
 from ssechat.dialects.base import INCOMPLETE, MALFORMED
 from ssechat.dialects.openai_chat import OpenAIChat
 from ssechat.errors import InputError
-from ssechat.events import TRUNCATED, NormalizedEvent
+from ssechat.normalized import TRUNCATED, NormalizedEvent
 from ssechat.pipeline import Outcome, Pipeline
 from ssechat.sse import Decoder, Event
 from tests.conftest import case_input, corpus_params

@@ -212,7 +212,7 @@ def test_every_provider_variable_is_in_environment() -> None:
 
 
 def test_every_normalized_event_type_and_field_is_in_the_overview() -> None:
-    events = pytest.importorskip("ssechat.events")
+    events = pytest.importorskip("ssechat.normalized")
     documented = dict(NORMALIZED_EVENTS)
     found = 0
     for value in vars(events).values():
@@ -228,7 +228,7 @@ def test_every_normalized_event_type_and_field_is_in_the_overview() -> None:
                 if field != "type":
                     assert f"`{field}`" in documented[event_type], f"{event_type}.{field}"
     if not found:
-        pytest.skip("ssechat.events declares no event TypedDicts yet")
+        pytest.skip("ssechat.normalized declares no event TypedDicts yet")
 
 
 @pytest.mark.parametrize("name", [None, *sorted(COMMANDS)], ids=lambda n: n or "ssechat")

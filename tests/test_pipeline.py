@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssechat.events import NormalizedEvent
+from ssechat.normalized import NormalizedEvent
 from ssechat.pipeline import Outcome, Pipeline
 from tests.conftest import CONFORMANCE, EXAMPLES, case_input
 from tests.test_dialects import ListSink

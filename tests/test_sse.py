@@ -177,7 +177,7 @@ decoder_items = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(decoder_items, st.booleans())
 def test_batch_lines_equal_one_by_one_lines(items: list[Any], uniform: bool) -> None:
-    from ssechat.events import raw_event_line, raw_event_lines
+    from ssechat.normalized import raw_event_line, raw_event_lines
 
     if uniform:  # the commonest read: Events of one type and one id
         items = [Event("message", item.data, "7") for item in items if isinstance(item, Event)]
@@ -226,7 +226,7 @@ def uniform_streams(draw: st.DrawFn) -> bytes:
 @settings(max_examples=400, deadline=None)
 @given(uniform_streams(), st.lists(st.integers(0, 2000), max_size=4))
 def test_runs_equal_the_line_path(data: bytes, cuts: list[int]) -> None:
-    from ssechat.events import raw_event_line, raw_event_lines
+    from ssechat.normalized import raw_event_line, raw_event_lines
 
     bounds = [0, *sorted(cut for cut in cuts if cut < len(data)), len(data)]
     pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
@@ -266,7 +266,7 @@ def test_a_read_of_one_shape_is_one_run() -> None:
     ],
 )
 def test_reads_off_the_run_path_give_the_line_path_events(read: bytes) -> None:
-    from ssechat.events import raw_event_line, raw_event_lines
+    from ssechat.normalized import raw_event_line, raw_event_lines
 
     expected = decode_all([read[i : i + 1] for i in range(len(read))])
     items = Decoder().feed_runs(read)
@@ -298,7 +298,7 @@ def test_an_event_of_another_type_splits_a_read_into_runs() -> None:
     ],
 )
 def test_reads_whose_type_changes_give_the_line_path_events(kinds: list[str]) -> None:
-    from ssechat.events import raw_event_line, raw_event_lines
+    from ssechat.normalized import raw_event_line, raw_event_lines
 
     read = b"".join(
         b'event: %s\ndata: {"n": %d}\n\n' % (k.encode(), i) for i, k in enumerate(kinds)

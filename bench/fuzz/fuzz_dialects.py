@@ -21,7 +21,7 @@ import atheris
 with atheris.instrument_imports(include=["ssechat"]):
     from ssechat import dialects
     from ssechat.errors import SsechatError
-    from ssechat.events import EventSink, JsonLinesWriter, TextWriter
+    from ssechat.normalized import EventSink, JsonLinesWriter, TextWriter
     from ssechat.pipeline import Pipeline
     from ssechat.summary import Summary
 

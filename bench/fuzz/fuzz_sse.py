@@ -17,7 +17,7 @@ import atheris
 
 with atheris.instrument_imports(include=["ssechat"]):
     from ssechat.errors import SsechatError
-    from ssechat.events import raw_event_line, raw_event_lines
+    from ssechat.normalized import raw_event_line, raw_event_lines
     from ssechat.sse import Comment, Decoder, EventRun, Item, expand_runs
 
 from _harness import chunks, cut_points, main

@@ -16,7 +16,7 @@ import click
 from ssechat import repair, sources
 from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option
 from ssechat.errors import ExitStatus, InputError, UsageError
-from ssechat.events import FlushPolicy, LineWriter
+from ssechat.normalized import FlushPolicy, LineWriter
 
 DEFAULT_MAX_BYTES = 64 * 1024**2
 # Normalized lines whose arguments are a fragment of a call, never a document

@@ -12,7 +12,7 @@ import click
 
 from ssechat.cli.common import EXAMPLES_HEADING, debug_option, flush_option, state
 from ssechat.errors import ExitStatus, UsageError
-from ssechat.events import FlushPolicy
+from ssechat.normalized import FlushPolicy
 
 EXAMPLES = """\
   ssechat send "Name three prime numbers" --text

@@ -37,7 +37,7 @@ from ssechat.dialects.base import (
     loads,
     usage_event_fields,
 )
-from ssechat.events import NormalizedEvent
+from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event, Item
 
 # base.loads: orjson, then the standard library for what only it reads

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Final, NamedTuple
 
 import orjson
 
-from ssechat.events import TRUNCATED, NormalizedEvent, error_event, start_event
+from ssechat.normalized import TRUNCATED, NormalizedEvent, error_event, start_event
 from ssechat.repair import RepairError, parse_tool_arguments
 from ssechat.sse import Event, Item
 

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
-from ssechat.events import NormalizedEvent
+from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
 _loads = orjson.loads

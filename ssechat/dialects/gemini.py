@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ssechat.dialects.base import Dialect, ToolCall, as_dict, loads, usage_event_fields
-from ssechat.events import NormalizedEvent
+from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
 # base.loads: orjson, then the standard library for what only it reads

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ssechat.dialects.base import Dialect, as_dict, emit_text, loads, usage_event_fields
-from ssechat.events import NormalizedEvent
+from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
 # base.loads: orjson, then the standard library for what only it reads

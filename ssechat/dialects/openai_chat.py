@@ -38,7 +38,7 @@ from ssechat.dialects.base import (
     loads,
     usage_event_fields,
 )
-from ssechat.events import NormalizedEvent
+from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event, Item
 
 _loads = orjson.loads

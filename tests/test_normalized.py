@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssechat.events import (
+from ssechat.normalized import (
     TRUNCATED,
     FlushPolicy,
     JsonLinesWriter,
