@@ -10,8 +10,8 @@ import click
 
 from ssechat import sources
 from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option
-from ssechat.errors import ExitStatus, InputError
-from ssechat.events import (
+from ssechat.errors import ExitStatus
+from ssechat.normalized import (
     EventSink,
     FlushPolicy,
     JsonLinesWriter,
@@ -185,22 +185,10 @@ def _clock_from_now() -> Callable[[], float]:
 
 
 def exit_status(outcomes: list[Outcome], *, allow_truncated: bool) -> int:
-    """0, or raise InputError (exit 3) with the first problem in one line."""
-    for outcome in outcomes:
-        if outcome.errors:
-            raise InputError(f"the stream reported an error: {outcome.first_error}")
-    for outcome in outcomes:
-        if outcome.truncated and not allow_truncated:
-            raise InputError(
-                "the stream ended without its end marker (truncated); "
-                "--allow-truncated accepts logs known to be cut"
-            )
-    for outcome in outcomes:
-        if outcome.bad_calls:
-            raise InputError(
-                f"{outcome.bad_calls} tool call(s) with arguments that are cut off or "
-                "cannot be repaired (see their `error`)"
-            )
+    """0, or raise InputError (exit 3) with the first problem (ssechat.verdict)."""
+    from ssechat import verdict
+
+    verdict.check(outcomes, allow_truncated=allow_truncated)
     return ExitStatus.OK
 
 
