@@ -239,9 +239,9 @@ def parse_capture(data: bytes) -> Capture:
     return Capture(header, tuple(segments))
 
 
-def read_capture(path: str) -> Capture:
-    """Read and parse the capture in the file at `path` (`-` is stdin)."""
+def read_capture(path: str, *, stdin: IO[bytes] | None = None) -> Capture:
+    """Read and parse the capture in the file at `path` (`-` is `stdin`, else the process's)."""
     if path == "-":
-        return parse_capture(sys.stdin.buffer.read())
+        return parse_capture((sys.stdin.buffer if stdin is None else stdin).read())
     with open(path, "rb") as stream:
         return parse_capture(stream.read())

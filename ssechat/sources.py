@@ -45,26 +45,26 @@ class Source:
             yield chunk
 
 
-def stdin_stream() -> IO[bytes]:
-    return sys.stdin.buffer
-
-
-def open_sources(names: tuple[str, ...] | list[str]) -> Iterator[Source]:
-    """Open each name in turn (stdin for `-` or when there are none)."""
+def open_sources(
+    names: tuple[str, ...] | list[str], *, stdin: IO[bytes] | None = None
+) -> Iterator[Source]:
+    """Open each name in turn (`stdin`, else the process's, for `-` or when there are none)."""
     for name in names or [STDIN_NAME]:
         if name == STDIN_NAME:
-            yield Source(name, stdin_stream())
+            yield Source(name, sys.stdin.buffer if stdin is None else stdin)
             continue
         with open(name, "rb") as stream:
             yield Source(name, stream)
 
 
-def all_regular_files(names: tuple[str, ...] | list[str]) -> bool:
+def all_regular_files(
+    names: tuple[str, ...] | list[str], *, stdin: IO[bytes] | None = None
+) -> bool:
     """True when every input is a regular file (so `--flush auto` may buffer)."""
     for name in names or [STDIN_NAME]:
         try:
             if name == STDIN_NAME:
-                mode = os.fstat(sys.stdin.fileno()).st_mode
+                mode = os.fstat((sys.stdin if stdin is None else stdin).fileno()).st_mode
             else:
                 mode = os.stat(name).st_mode
         except (OSError, ValueError):

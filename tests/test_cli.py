@@ -6,6 +6,7 @@ on pipes, and `parse-sse --events` over stdin and files.
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import signal
@@ -14,10 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ssechat import __version__
 from ssechat.cli import cli, main
+from ssechat.cli.common import Environment
 from tests.conftest import EXAMPLES, ROOT, json_lines, run_ssechat, ssechat_command
 
 
@@ -199,6 +202,62 @@ def test_internal_errors_are_one_line_unless_debug(monkeypatch: object) -> None:
     result = runner.invoke(cli, ["parse-sse", "--events"], input=b"")
     assert isinstance(result.exception, RuntimeError)  # click itself lets it through
     assert main(["parse-sse", "--events"]) == 1  # main() turns it into status 1
+
+
+def _env(
+    stdin: bytes = b"", environ: dict[str, str] | None = None
+) -> tuple[Environment, io.BytesIO, io.BytesIO]:
+    """An Environment over in-memory streams: what the commands write, as bytes."""
+    out, err = io.BytesIO(), io.BytesIO()
+    out_text = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    err_text = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    env = Environment(
+        stdin=io.BytesIO(stdin),
+        stdout=out,
+        stderr=err,
+        stdin_text=io.StringIO(),
+        stdout_text=out_text,
+        stderr_text=err_text,
+        environ=environ or {},
+    )
+    return env, out, err
+
+
+def test_every_command_reads_and_writes_through_the_one_environment() -> None:
+    env, out, err = _env(b'data: {"content":"hi"}\n\ndata: [DONE]\n\n')
+    assert main(["parse-sse", "--text"], env) == 0
+    assert out.getvalue() == b"hi\n" and err.getvalue() == b""
+    env, out, err = _env(b"{'a': 1}")
+    assert main(["repair-json"], env) == 0
+    assert out.getvalue() == b'{"a":1}\n' and b"repaired" in err.getvalue()
+    env, out, err = _env(b"no such bytes")
+    assert main(["parse-sse", "--events"], env) == 0
+    assert b"warning" in err.getvalue()  # the warning went to the given stderr
+    assert not env.debug and not env.quiet and not env.stdin_isatty
+
+
+def test_debug_comes_from_the_flag_or_the_environment_and_shows_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ssechat import sources
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sources, "open_sources", explode)
+    env, _, err = _env()
+    assert main(["parse-sse"], env) == 1
+    assert err.getvalue().decode().splitlines() == [
+        "ssechat: internal error: RuntimeError: boom (re-run with --debug for details)"
+    ]
+    for argv, environ in (
+        (["--debug", "parse-sse"], {}),
+        (["parse-sse", "--debug"], {}),
+        (["parse-sse"], {"SSECHAT_DEBUG": "1"}),
+    ):
+        env, _, err = _env(environ=environ)
+        assert main(argv, env) == 1 and env.debug
+        assert "Traceback (most recent call last)" in err.getvalue().decode()
 
 
 def test_usage_error_exit_2() -> None:

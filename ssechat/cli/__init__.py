@@ -19,7 +19,14 @@ from typing import Any
 import click
 
 from ssechat import __version__
-from ssechat.cli.common import EXAMPLES_HEADING, ReaderGone, SsechatGroup, debug_option, state
+from ssechat.cli.common import (
+    EXAMPLES_HEADING,
+    Environment,
+    ReaderGone,
+    SsechatGroup,
+    debug_option,
+    get_env,
+)
 from ssechat.errors import ExitStatus, Interrupted, SsechatError
 
 ROOT_EXAMPLES = """\
@@ -42,31 +49,33 @@ ROOT_EXAMPLES = """\
 )
 @click.version_option(__version__, "-V", "--version", prog_name="ssechat")
 @debug_option
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Stream LLM responses over Server-Sent Events, Unix-pipe style.
 
     Every command writes data to stdout and messages to stderr, and exits
     with a documented status (see `man ssechat`).
     """
+    get_env(ctx)  # main() gave one; click's test runner gets one made here
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Interrupted("terminated")
 
 
-def _quiet_stdout() -> None:
+def _quiet_stdout(env: Environment) -> None:
     """The reader went away: send what is left of stdout to /dev/null (CPython's recipe)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, env.stdout.fileno())
     except (OSError, ValueError):
         pass
 
 
-def _print_traceback() -> None:
+def _print_traceback(env: Environment) -> None:
     import traceback  # only with --debug: it costs start-up time to import
 
-    traceback.print_exc()
+    traceback.print_exc(file=env.stderr_text)
 
 
 # Messages carry text from the input (a provider's error message): its
@@ -78,8 +87,8 @@ _ONE_LINE = {
 }
 
 
-def _error(message: str) -> None:
-    click.echo(f"ssechat: {message.translate(_ONE_LINE)}", err=True)
+def _error(env: Environment, message: str) -> None:
+    env.error(f"ssechat: {message.translate(_ONE_LINE)}")
 
 
 def _reopen_closed_std_streams() -> None:
@@ -101,8 +110,11 @@ def _reopen_closed_std_streams() -> None:
             setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))  # noqa: SIM115
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ssechat; returns the exit status (the console script exits with it)."""
+def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    """Run ssechat; returns the exit status (the console script exits with it).
+
+    `env` (the process's streams and settings) is built here once unless given.
+    """
     # Streams allocate millions of short-lived tuples and dicts that reference
     # counting frees at once; the cyclic collector would rescan every module
     # object on each of its frequent young passes. Freeze what start-up made
@@ -110,45 +122,49 @@ def main(argv: list[str] | None = None) -> int:
     # by the event bound: none of this garbage is cyclic).
     gc.freeze()
     gc.set_threshold(20_000, 50, 50)
-    state.debug = os.environ.get("SSECHAT_DEBUG", "") not in ("", "0")
     signal.signal(signal.SIGTERM, _on_sigterm)
     _reopen_closed_std_streams()
+    if env is None:
+        env = Environment()
     status: Any = ExitStatus.OK
     try:
         try:
-            status = cli.main(argv, prog_name="ssechat", standalone_mode=False)
+            status = cli.main(argv, prog_name="ssechat", standalone_mode=False, obj=env)
         finally:
-            sys.stdout.flush()  # inside the try, so EPIPE/ENOSPC is reported here
+            env.stdout_text.flush()  # inside the try, so EPIPE/ENOSPC is reported here
+            env.stdout.flush()
     except click.exceptions.Exit as exc:
         status = exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        exc.show(file=env.stderr_text)
         status = exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted) as exc:
         reason = str(exc) if isinstance(exc, Interrupted) and str(exc) else "interrupted"
-        _error(reason)
+        _error(env, reason)
         status = ExitStatus.INTERRUPTED
     except (BrokenPipeError, ReaderGone):
         # The reader of our stdout has gone (`| head`): not an error of ours.
-        _quiet_stdout()
+        _quiet_stdout(env)
         status = ExitStatus.OK
     except SsechatError as exc:
-        if state.debug:
-            _print_traceback()
-        _error(f"error: {exc}")
+        if env.debug:
+            _print_traceback(env)
+        _error(env, f"error: {exc}")
         status = exc.exit_status
     except OSError as exc:
-        if state.debug:
-            _print_traceback()
-        _error(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        if env.debug:
+            _print_traceback(env)
+        _error(env, f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         # stdout was flushed above: what is still pending could not be written
         # (a full disk). Without this, Python's own flush at exit fails again
         # and prints "Exception ignored ... OSError" and exits 120.
-        _quiet_stdout()
+        _quiet_stdout(env)
         status = ExitStatus.INTERNAL_ERROR
     except Exception as exc:  # the last line of defence: a bug, said in one line
-        if state.debug:
-            _print_traceback()
-        _error(f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)")
+        if env.debug:
+            _print_traceback(env)
+        _error(
+            env, f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)"
+        )
         status = ExitStatus.INTERNAL_ERROR
     return int(status or 0)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ssechat import sources
-from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option
+from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option, get_env
 from ssechat.errors import ExitStatus
 from ssechat.normalized import (
     EventSink,
@@ -44,7 +44,7 @@ EXAMPLES = """\
 
 
 def _warn(message: str) -> None:
-    click.echo(f"ssechat: warning: {message}", err=True)
+    get_env().warn(f"ssechat: warning: {message}")
 
 
 @click.command(
@@ -140,8 +140,9 @@ def parse_sse_cmd(
         raise click.UsageError("--text and --summary are two different outputs: choose one")
     if reasoning and not text_only:
         raise click.UsageError("--reasoning goes with --text (JSON lines always carry reasoning)")
-    stdout = click.get_binary_stream("stdout")
-    regular = sources.all_regular_files(files)
+    env = get_env()
+    stdout = env.stdout
+    regular = sources.all_regular_files(files, stdin=env.stdin)
     flush_each = FlushPolicy(flush).flushes_each_event(input_is_regular_file=regular)
     if raw_events:
         return _plain_events(files, LineWriter(stdout, flush_each=flush_each), eof, max_event_bytes)
@@ -152,13 +153,13 @@ def parse_sse_cmd(
     if summary:
         sink = Summary(stdout, flush_each=flush_each)
     elif text_only:
-        stderr = click.get_binary_stream("stderr") if reasoning else None
+        stderr = env.stderr if reasoning else None
         sink = TextWriter(stdout, flush_each=flush_each, reasoning=stderr)
     else:
         sink = JsonLinesWriter(stdout, flush_each=flush_each)
     outcomes: list[Outcome] = []
     try:
-        for source in sources.open_sources(files):
+        for source in sources.open_sources(files, stdin=env.stdin):
             clock = None
             if summary and not source.is_regular_file:
                 clock = _clock_from_now()
@@ -196,7 +197,7 @@ def _plain_events(
     files: tuple[str, ...], writer: LineWriter, eof: str, max_event_bytes: int
 ) -> int:
     """`--events`: the decoder's events as they are (DESIGN.md section 2)."""
-    for source in sources.open_sources(files):
+    for source in sources.open_sources(files, stdin=get_env().stdin):
         decoder = Decoder(max_event_bytes=max_event_bytes, dispatch_at_eof=eof == "dispatch")
         for chunk in source.chunks():
             writer.write(raw_event_lines(decoder.feed_runs(chunk)))  # one batch per read: speed

@@ -14,7 +14,7 @@ from typing import IO, Any
 import click
 
 from ssechat import repair, sources
-from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option
+from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option, get_env
 from ssechat.errors import ExitStatus, InputError, UsageError
 from ssechat.normalized import FlushPolicy, LineWriter
 
@@ -156,13 +156,16 @@ def repair_json_cmd(
     options = _Options(indent, ensure_ascii, strict, quiet, report, timeout)
     if schema_file is not None:
         options.schema = _load_schema(schema_file)
+    env = get_env()
     writer = LineWriter(
-        click.get_binary_stream("stdout"),
+        env.stdout,
         flush_each=FlushPolicy(flush).flushes_each_event(
-            input_is_regular_file=sources.all_regular_files([file])
+            input_is_regular_file=sources.all_regular_files([file], stdin=env.stdin)
         ),
     )
-    for source in sources.open_sources([file]):  # one source; the loop keeps it open
+    for source in sources.open_sources(
+        [file], stdin=env.stdin
+    ):  # one source; the loop keeps it open
         if lines:
             _repair_lines(source.stream, writer, options, field_path, max_bytes)
         else:
@@ -270,10 +273,10 @@ def _tell(options: _Options, result: repair.Repair, number: int | None) -> None:
             truncated=result.truncated,
             changes=list(result.changes),
         )
-        click.echo(json.dumps(report, ensure_ascii=False), err=True)
+        get_env().error(json.dumps(report, ensure_ascii=False))
     elif result.repaired and not options.quiet:
         note = " (the result may be incomplete)" * result.truncated
-        click.echo(f"ssechat: {where}repaired: {', '.join(result.changes)}{note}", err=True)
+        get_env().error(f"ssechat: {where}repaired: {', '.join(result.changes)}{note}")
 
 
 def _check(options: _Options, result: repair.Repair, number: int | None) -> None:
@@ -293,9 +296,9 @@ def _fail(options: _Options, number: int | None, message: str, *, unchanged: boo
     if options.report:
         report: dict[str, Any] = {} if number is None else {"line": number}
         report["error"] = message
-        click.echo(json.dumps(report, ensure_ascii=False), err=True)
+        get_env().error(json.dumps(report, ensure_ascii=False))
     else:
-        click.echo(f"ssechat: error: {where}{message}{kept}", err=True)
+        get_env().error(f"ssechat: error: {where}{message}{kept}")
 
 
 def _load_schema(path: str) -> Any:

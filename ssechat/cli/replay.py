@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import click
 
-from ssechat.cli.common import EXAMPLES_HEADING, debug_option
+from ssechat.cli.common import EXAMPLES_HEADING, Environment, debug_option, get_env
 from ssechat.errors import ExitStatus, UsageError
 
 EXAMPLES = """\
@@ -20,13 +21,17 @@ EXAMPLES = """\
 _stderr_lock = threading.Lock()
 
 
-def _log(line: str) -> None:
+def _logger(env: Environment) -> Callable[[str], None]:
     """One stderr line per request; the lock keeps lines from handler threads whole."""
-    with _stderr_lock:
-        try:
-            click.echo(f"ssechat: replay: {line}", err=True)
-        except (OSError, ValueError):
-            pass  # stderr is gone: keep serving, the log line is only a courtesy
+
+    def log(line: str) -> None:
+        with _stderr_lock:
+            try:
+                env.warn(f"ssechat: replay: {line}")
+            except (OSError, ValueError):
+                pass  # stderr is gone: keep serving, the log line is only a courtesy
+
+    return log
 
 
 @click.command(
@@ -128,6 +133,7 @@ def replay_cmd(
     from ssechat import replay
     from ssechat.capture import read_capture
 
+    env = get_env()
     timing = replay.Timing(speed=speed, delay=delay, no_delay=no_delay)
     if serve is None:
         used = [
@@ -141,24 +147,24 @@ def replay_cmd(
         ]
         if used:
             raise UsageError(f"{', '.join(used)} only make sense with --serve")
-        captures = (read_capture(name) for name in files)
-        replay.replay_to_stream(captures, click.get_binary_stream("stdout"), timing)
+        captures = (read_capture(name, stdin=env.stdin) for name in files)
+        replay.replay_to_stream(captures, env.stdout, timing)
         return ExitStatus.OK
 
     host, port = replay.parse_listen(serve)
     config = replay.ServerConfig(
-        captures=[read_capture(name) for name in files],
+        captures=[read_capture(name, stdin=env.stdin) for name in files],
         names=list(files),
         timing=timing,
         fault=replay.parse_faults(faults),
         fault_requests=fault_requests,
         count=count,
         log_requests=log_requests,
-        log=_log,
+        log=_logger(env),
     )
     server = replay.ReplayServer(host, port, config)
-    click.echo(server.url)
-    click.get_text_stream("stdout").flush()
+    click.echo(server.url, file=env.stdout_text)
+    env.stdout_text.flush()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop()  # SIGTERM is how a server is asked to stop: exit 0

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from ssechat.cli.common import EXAMPLES_HEADING, debug_option, flush_option, state
+from ssechat.cli.common import EXAMPLES_HEADING, Environment, debug_option, flush_option, get_env
 from ssechat.errors import ExitStatus, UsageError
 from ssechat.normalized import FlushPolicy
 
@@ -193,7 +192,8 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
             "use the JSON output or --final"
         )
 
-    prompt_obj = _prompt(prompt, opts)
+    env = get_env()
+    prompt_obj = _prompt(env, prompt, opts)
     provider = providers.PROVIDERS[opts["provider"]]
     key = keys.resolve_key(
         provider.key_env,
@@ -210,17 +210,17 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
     redact = keys.Redactor(secrets)
 
     def notice(message: str) -> None:
-        click.echo(f"ssechat: {redact(message)}", err=True)
+        env.warn(f"ssechat: {redact(message)}")
 
     def log(message: str) -> None:
-        click.echo(f"ssechat: debug: {redact(message)}", err=True)
+        env.error(f"ssechat: debug: {redact(message)}")
 
-    if state.debug:
+    if env.debug:
         for name, value in request.headers.items():
             shown = "[REDACTED]" if name in request.secret_headers else value
             log(f"> {name}: {shown}")
 
-    out = click.get_binary_stream("stdout")
+    out = env.stdout
     flush_each = FlushPolicy(opts["flush"]).flushes_each_event(input_is_regular_file=False)
     options = send.Options(
         mode=mode,
@@ -242,7 +242,7 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
             opts["idle_timeout"],
             opts["timeout"],
         ),
-        log=log if state.debug else None,
+        log=log if env.debug else None,
         redact=redact,
     )
     session = send.Session(request, options, out, notice, secrets)
@@ -257,7 +257,7 @@ def _read_json(handle: Any, option: str) -> Any:
         raise UsageError(f"{option}: not valid JSON ({exc})") from None
 
 
-def _prompt(words: tuple[str, ...], opts: dict[str, Any]) -> Any:
+def _prompt(env: Environment, words: tuple[str, ...], opts: dict[str, Any]) -> Any:
     """The prompt (a providers.Prompt) from the arguments, or stdin when it is not a terminal."""
     from ssechat import providers
 
@@ -281,10 +281,9 @@ def _prompt(words: tuple[str, ...], opts: dict[str, Any]) -> Any:
         if shaping:
             raise click.UsageError(f"--body sends the body as given: drop {', '.join(shaping)}")
     elif text is None:
-        stdin = click.get_binary_stream("stdin")
-        if sys.stdin is None or sys.stdin.isatty():
+        if env.stdin_isatty:
             raise click.UsageError("no prompt: give it as arguments or on stdin")
-        text = stdin.read().decode("utf-8", "replace")
+        text = env.stdin.read().decode("utf-8", "replace")
         if text.endswith("\n"):
             text = text[:-1]
         if not text.strip():
