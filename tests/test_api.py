@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -306,3 +307,46 @@ def test_repair_json_refuses_input_with_no_json() -> None:
         assert info.value.exit_status == 3
     with pytest.raises(TypeError):
         ssechat.repair_json(42)  # type: ignore[arg-type]
+
+
+# -- the README's examples -----------------------------------------------------------
+
+
+def _readme_examples() -> list[tuple[str, str]]:
+    """(command, expected stdout) of each `$ python -c` in the README's library section."""
+    import shlex
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## ssechat as a Python library", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```console\n", 1)[1].split("\n```", 1)[0]
+    examples: list[tuple[str, str]] = []
+    lines = block.split("\n")
+    while lines:
+        assert lines[0].startswith("$ "), lines[0]
+        command = lines.pop(0)[2:]
+        while True:
+            try:
+                shlex.split(command)
+                break
+            except ValueError:  # a quote still open: the command goes on
+                command += "\n" + lines.pop(0)
+        output = []
+        while lines and not lines[0].startswith("$ "):
+            output.append(lines.pop(0))
+        examples.append((command, "\n".join(output) + "\n"))
+    return examples
+
+
+def test_readme_library_examples_run_and_print_what_they_say() -> None:
+    examples = _readme_examples()
+    assert len(examples) == 5
+    assert any("dask" in command for command, _ in examples)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for command, expected in examples:
+        assert command.startswith("python -c ")
+        proc = subprocess.run(
+            ["bash", "-c", command], cwd=root, env=env, capture_output=True, timeout=300
+        )
+        assert proc.returncode == 0, (command, proc.stderr.decode())
+        assert proc.stdout.decode() == expected, command
