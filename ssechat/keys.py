@@ -13,37 +13,27 @@ Resolution (DESIGN.md section 5), first match wins:
 No option takes the key itself: argv is visible to every user through `ps`
 and `/proc/*/cmdline`, and it lands in shell history.
 
-Redaction: `Redactor` removes a key from text (error messages, debug lines,
-notices) and `StreamRedactor` from a byte stream (what the server sends, before
-anyone writes it). Besides the whole key, providers echo a masked form in
-their errors ("Incorrect API key provided: sk-abc1***...***WXYZ"): any masked
-token whose visible ends are a prefix and a suffix of the key is removed too,
-as is any fragment of 8 or more characters of the key, and a "...WXYZ"-style
-tail of 4 or more.
+A key is checked when it is read (`check_key`): printable, no whitespace
+inside (a multi-line `pass` entry), Latin-1 (what an HTTP header carries);
+the error never shows it. Keeping it out of every output is `ssechat.redact`'s
+job (`Redactor`, `StreamRedactor`, re-exported here).
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from ssechat.errors import UsageError
+from ssechat.redact import REDACTED, Redactor, StreamRedactor
+
+__all__ = ["REDACTED", "KeySource", "Redactor", "StreamRedactor", "check_key", "resolve_key"]
 
 OVERRIDE_ENV: Final = "SSECHAT_API_KEY"
-REDACTED: Final = "[REDACTED]"
 _CMD_TIMEOUT: Final = 60.0
-# A masked key as providers print it: visible head, a run of mask characters
-# (*, .., …), visible tail. Either side may be empty.
-_MASKED_RE: Final = re.compile(r"([A-Za-z0-9_\-]*)((?:\*|\.{2,}|\u2026)+)([A-Za-z0-9_\-]*)")
-_MIN_SECRET: Final = 8
-_MIN_FRAGMENT: Final = 8
-_FRAGMENT_RE: Final = re.compile(r"[A-Za-z0-9_\-]{8,}")
-_MIN_TAIL: Final = 4
 
 
 @dataclass(frozen=True)
@@ -63,18 +53,18 @@ def resolve_key(
     """The API key, or UsageError (exit 2) naming where it was looked for."""
     env = os.environ if environ is None else environ
     if source.cmd:
-        return _from_command(source.cmd)
+        return check_key(_from_command(source.cmd), "--api-key-cmd")
     if source.file:
-        return _from_file(source.file)
+        return check_key(_from_file(source.file), f"--api-key-file {source.file}")
     if source.env_name:
         value = env.get(source.env_name, "").strip()
         if not value:
             raise UsageError(f"no API key: the variable {source.env_name} is not set or empty")
-        return value
+        return check_key(value, source.env_name)
     for name in (OVERRIDE_ENV, provider_env):
         value = env.get(name, "").strip()
         if value:
-            return value
+            return check_key(value, name)
     raise UsageError(
         f"no API key: set {provider_env} (or {OVERRIDE_ENV}), "
         "or use --api-key-env, --api-key-file or --api-key-cmd"
@@ -127,96 +117,22 @@ def _from_command(cmd: str) -> str:
     return value
 
 
-def _worth_redacting(secrets: list[str]) -> list[str]:
-    """The secrets long enough to redact.
+def check_key(key: str, where: str) -> str:
+    """`key` if an HTTP header can carry it as it is; else UsageError (exit 2), key unshown.
 
-    A value shorter than 8 characters is a placeholder (`x`, `ollama`, `test`
-    for a local server), not a real key; replacing every occurrence of it
-    would silently corrupt the answer ("text_delta" -> "te[REDACTED]t_delta").
+    A key with a line break inside (`"$(pass show openai)"` on a multi-line
+    entry) would otherwise reach requests, whose error prints the header whole.
     """
-    return [secret for secret in secrets if len(secret) >= _MIN_SECRET]
-
-
-class Redactor:
-    """Removes secrets, whole or as masked fragments, from text."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = _worth_redacting(secrets)
-
-    def __call__(self, text: str) -> str:
-        return self.redact(text)
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-            text = _MASKED_RE.sub(functools.partial(_masked, secret=secret), text)
-            text = _redact_fragments(text, secret)
-        return text
-
-
-def _masked(match: re.Match[str], secret: str) -> str:
-    head, tail = match.group(1), match.group(3)
-    if not head and not tail:
-        return match.group(0)
-    head_ok = not head or (secret.startswith(head) and len(head) < len(secret))
-    tail_ok = not tail or (secret.endswith(tail) and len(tail) < len(secret))
-    # "sk-...WXYZ": a head that is a prefix and a tail that is a suffix. One
-    # side alone counts only when it is long enough not to match by chance.
-    if head and tail and head_ok and tail_ok:
-        return REDACTED
-    if not head and tail_ok and len(tail) >= _MIN_TAIL:
-        return REDACTED
-    if not tail and head_ok and len(head) >= _MIN_FRAGMENT:
-        return REDACTED
-    return match.group(0)
-
-
-def _redact_fragments(text: str, secret: str) -> str:
-    """Any run of 8+ characters of the key, echoed without a mask."""
-    if len(secret) < _MIN_FRAGMENT * 2:
-        return text
-    for token in set(re.findall(_FRAGMENT_RE, text)):
-        if token in secret:
-            text = text.replace(token, REDACTED)
-    return text
-
-
-class StreamRedactor:
-    """Removes a secret from a byte stream cut into arbitrary chunks.
-
-    Only the bytes at the end of a chunk that could begin the secret are held
-    back until the next chunk (usually none: an SSE chunk ends in a line end),
-    so redaction adds no latency to a live stream.
-    """
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = [s.encode("utf-8") for s in _worth_redacting(secrets)]
-        self._held = b""
-
-    def feed(self, chunk: bytes) -> bytes:
-        if not self.secrets:
-            return chunk
-        data = self._held + chunk if self._held else chunk
-        for secret in self.secrets:
-            if secret in data:
-                data = data.replace(secret, REDACTED.encode())
-        keep = max((_partial_prefix(data, s) for s in self.secrets), default=0)
-        self._held = data[len(data) - keep :] if keep else b""
-        return data[: len(data) - keep] if keep else data
-
-    def close(self) -> bytes:
-        held, self._held = self._held, b""
-        return held
-
-
-def _partial_prefix(data: bytes, secret: bytes) -> int:
-    """The length of the longest end of `data` that is a proper prefix of `secret`."""
-    first = secret[:1]
-    start = max(0, len(data) - len(secret) + 1)
-    pos = data.find(first, start)
-    while pos != -1:
-        if secret.startswith(data[pos:]):
-            return len(data) - pos
-        pos = data.find(first, pos + 1)
-    return 0
+    problem = ""
+    if any(char.isspace() for char in key):
+        problem = "has whitespace or a line break inside"
+    elif not key.isprintable():
+        problem = "has a control character inside"
+    else:
+        try:
+            key.encode("latin-1")
+        except UnicodeEncodeError:
+            problem = "has characters an HTTP header cannot carry (not Latin-1)"
+    if problem:
+        raise UsageError(f"the API key from {where} {problem}; it was not used")
+    return key

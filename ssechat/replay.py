@@ -36,6 +36,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 from ssechat.capture import Capture, create_private
 from ssechat.errors import NetworkError, UsageError
 from ssechat.normalized import json_line
+from ssechat.redact import redact_header, redact_path
 from ssechat.sse import Decoder
 
 if TYPE_CHECKING:
@@ -291,33 +292,6 @@ def error_body(status: int) -> bytes:
 
 
 # -- request logs ----------------------------------------------------------------
-
-_SECRET_NAME_RE: Final = re.compile(
-    r"auth|key|token|secret|cookie|password|passwd|signature|session|credential", re.I
-)
-_SCHEME_RE: Final = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)\s+\S")
-_SECRET_VALUE_RE: Final = re.compile(
-    r"\b(?:sk|pk|rk|pat|ghp|gho|xox[abp]|AIza)[-_A-Za-z0-9]{12,}|\beyJ[-_A-Za-z0-9.]{20,}"
-)
-_QUERY_SECRET_RE: Final = re.compile(
-    r"([?&](?:[^=&#]*(?:key|token|secret|signature|password|auth)[^=&#]*)=)[^&#]*", re.I
-)
-REDACTED: Final = "***"
-
-
-def redact_header(name: str, value: str) -> str:
-    """A header value safe to log: secrets become ***, keeping an auth scheme."""
-    if _SECRET_NAME_RE.search(name):
-        scheme = _SCHEME_RE.match(value)
-        if scheme and "authorization" in name.lower():
-            return f"{scheme.group(1)} {REDACTED}"
-        return REDACTED
-    return _SECRET_VALUE_RE.sub(REDACTED, value)
-
-
-def redact_path(path: str) -> str:
-    """The request path with secret-looking query parameters (`?key=`) hidden."""
-    return _SECRET_VALUE_RE.sub(REDACTED, _QUERY_SECRET_RE.sub(rf"\1{REDACTED}", path))
 
 
 def request_record(

@@ -93,9 +93,12 @@ def test_redactor_leaves_other_text() -> None:
 
 @given(st.lists(st.integers(min_value=0, max_value=200), max_size=8), st.text(max_size=40))
 def test_stream_redactor_any_chunking(cuts: list[int], filler: str) -> None:
-    """The key is removed wherever the chunks are cut, and nothing else changes."""
+    """The key (and a cut piece of it) is removed wherever the chunks are cut, as in one read."""
     data = f"data: {filler}{KEY}{filler}\n\ndata: ok {KEY[:10]}\n\n".encode()
-    expected = data.replace(KEY.encode(), REDACTED.encode())
+    whole = StreamRedactor([KEY])
+    expected = whole.feed(data) + whole.close()
+    assert KEY[:10].encode() not in expected
+    assert expected.count(REDACTED.encode()) >= 2
     points = sorted({min(c, len(data)) for c in cuts})
     pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
     redactor = StreamRedactor([KEY])
@@ -121,3 +124,46 @@ def test_placeholder_keys_are_not_redacted_out_of_the_answer() -> None:
     assert real not in Redactor([real]).redact(f"key {real} echoed")
     stream = StreamRedactor([real])
     assert real.encode() not in stream.feed(f"key {real} echoed".encode()) + stream.close()
+
+
+def _redacting(text: str) -> object:
+    return lambda: Redactor([KEY]).redact(text, limit=None)
+
+
+@pytest.mark.parametrize("unit", ["a", "ab.", "x*", "sk-proj-", "\\u0073k"])
+def test_redaction_is_linear_in_the_text(unit: str) -> None:
+    """The masked-key search once backtracked: a 30 KB message took 34 s."""
+    from tests.test_hardening import assert_linear
+
+    assert_linear(lambda n: _redacting(unit * n), 4000)
+
+
+def test_a_long_message_is_cut_after_redaction() -> None:
+    text = "x" * 4090 + KEY + "y" * 10_000
+    out = Redactor([KEY]).redact(text, limit=4096)
+    assert len(out) <= 4096 + 3 and KEY[:9] not in out
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "".join(f"\\u{ord(c):04x}" for c in KEY),
+        "\\u0073" + KEY[1:],
+        KEY.replace("-", "\\u002d"),
+        "first " + KEY[:20] + '", "next": "' + KEY[20:],
+    ],
+    ids=["all-escaped", "first-escaped", "dashes-escaped", "split"],
+)
+def test_escaped_and_split_keys_are_redacted_in_text_and_bytes(echo: str) -> None:
+    line = f'data: {{"text": "{echo}"}}\n\n'
+    for out in (Redactor([KEY]).redact(line), StreamRedactor([KEY]).feed(line.encode()).decode()):
+        assert REDACTED in out
+        assert not any(KEY[i : i + 9] in out for i in range(len(KEY) - 8)), out
+
+
+@pytest.mark.parametrize("bad", [KEY + "\nline two", "sk a b", KEY + "\x00", "sk-\u4e2d" + KEY])
+def test_a_key_is_checked_when_read_and_never_shown(bad: str) -> None:
+    with pytest.raises(UsageError) as info:
+        resolve_key("OPENAI_API_KEY", KeySource(), {"OPENAI_API_KEY": bad})
+    assert info.value.exit_status == ExitStatus.USAGE
+    assert KEY[:9] not in str(info.value) and "OPENAI_API_KEY" in str(info.value)

@@ -718,7 +718,7 @@ def test_prompt_from_stdin_and_headers(tmp_path: Path) -> None:
         (request,) = server.requests()
     assert result.returncode == 0, result.stderr
     assert request["path"] == "/chat/completions"
-    assert request["headers"]["x-access-code"] == "open sesame"
+    assert request["headers"]["x-access-code"] == "***"  # a secret by its name, not logged
     assert request["body"]["messages"][-1] == {"role": "user", "content": "What is the capital?"}
     assert request["body"]["stream"] is True
     assert_no_secret(result, server.log)
