@@ -565,6 +565,7 @@ def open_stream(
             stream=True,
             timeout=(connect, wait_headers),
             verify=True,
+            allow_redirects=False,  # a redirect would carry the key to its host
         )
     except requests.exceptions.ConnectTimeout:
         if kind == "total" and connect >= wait_headers:
@@ -583,6 +584,15 @@ def open_stream(
     stream = Stream(response, timeouts, started, deadline, clock)
     if 200 <= stream.status < 300:
         return stream
+    if 300 <= stream.status < 400:
+        stream.close()
+        location = stream.headers.get("location", "")
+        raise HTTPFailure(
+            stream.status,
+            f"the server redirects to {location[:500] or '(no Location)'}; "
+            "redirects are not followed (the request carries the API key)",
+            retryable=False,
+        )
     body = stream.read_body()
     stream.close()
     raise HTTPFailure(

@@ -1,0 +1,104 @@
+"""`ssechat send` against hostile servers (tests/hostile_server.py), run as a subprocess.
+
+Every case runs with a recognisable fake key and checks that no piece of it
+(any 9 of its characters in a row) reaches stdout, stderr or the capture.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import json_lines, run_ssechat
+from tests.hostile_server import HostileServer
+
+KEY = "sk-proj-HOSTILEkey0123456789abcdefghijLEAKCHECK"
+ENV = {"OPENAI_API_KEY": KEY, "ANTHROPIC_API_KEY": KEY, "NO_PROXY": "*", "no_proxy": "*"}
+FAST = ["--retries", "2", "--backoff-base", "0.05", "--backoff-max", "0.1"]
+
+
+def send(url: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
+    return run_ssechat(
+        ["send", "--base-url", url, *FAST, *args, "hi"], env={**ENV, **(env or {})}, timeout=timeout
+    )
+
+
+def assert_no_key(result: Any, *files: Path) -> None:
+    places = {"stdout": result.stdout, "stderr": result.stderr}
+    places.update({str(path): path.read_bytes() for path in files if path.exists()})
+    for name, data in places.items():
+        for start in range(len(KEY) - 8):
+            piece = KEY[start : start + 9].encode()
+            assert piece not in data, f"{piece!r} of the key in {name}"
+
+
+def text_of(out: bytes) -> str:
+    return "".join(e.get("text", "") for e in json_lines(out) if e.get("type") == "delta")
+
+
+# -- secrets ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_redirect_is_not_followed_and_the_key_stays_home(provider: str) -> None:
+    with (
+        HostileServer("length") as other,
+        HostileServer("redirect", {"location": other.url + "/steal"}) as server,
+    ):
+        result = send(server.url, "-p", provider, "-H", "X-Access-Code: door-code-12345678")
+    assert result.returncode == 4, result.stderr
+    assert f"redirects to {other.url}/steal".encode() in result.stderr
+    assert other.requests == [] and other.connections == 0
+    assert len(server.requests) == 1  # and not retried
+    assert_no_key(result)
+    assert b"door-code-12345678" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [KEY + "\nsecond-line", KEY[:20] + " " + KEY[20:], KEY + "\x07", KEY + "\u00e9\u4e2d"],
+    ids=["line-break", "space", "control", "not-latin-1"],
+)
+def test_a_key_that_cannot_be_a_header_is_refused_unshown(bad: str) -> None:
+    with HostileServer("length") as server:
+        result = send(server.url, env={"OPENAI_API_KEY": bad})
+    assert result.returncode == 2, result.stderr
+    assert b"API key" in result.stderr and b"OPENAI_API_KEY" in result.stderr
+    assert result.stderr.count(b"\n") == 1
+    assert_no_key(result)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("mode", [[], ["--text"], ["--final"], ["--final", "--text"], ["--raw"]])
+@pytest.mark.parametrize("echo", ["echo-escaped", "echo-split"])
+def test_a_key_echoed_escaped_or_split_reaches_no_output(
+    tmp_path: Path, echo: str, mode: list[str]
+) -> None:
+    capture = tmp_path / "cap.sse"
+    with HostileServer(echo) as server:
+        result = send(server.url, *mode, "--save", str(capture))
+    assert result.returncode == 0, result.stderr
+    assert b"[REDACTED]" in result.stdout
+    assert_no_key(result, capture)
+
+
+def test_a_thirty_kb_error_body_and_a_forty_kb_error_event_end_at_once() -> None:
+    """Redaction is linear: what took 34 s and 60+ s takes well under the test's timeout."""
+    message = "x" * 30_000 + " " + "ab" * 5000 + "*"
+    body = json.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+    params = {"status": "400 Bad Request", "times": 9}
+    with HostileServer("status", params) as server:
+        server.params["body"] = body.encode()
+        result = send(server.url, timeout=20)
+    assert result.returncode == 4
+    assert len(result.stderr) < 6000  # the message is cut, not 30 KB on stderr
+    event = b'data: {"error": {"message": "%s", "type": "invalid_request_error"}}\n\n' % (
+        b"y." * 20_000
+    )
+    with HostileServer("length", {"events": [event]}) as server:
+        result = send(server.url, timeout=20)
+    assert result.returncode == 3
+    assert len(result.stderr) < 6000
