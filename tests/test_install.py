@@ -1,19 +1,26 @@
-"""`pip install .` into a fresh virtual environment puts the man pages and the
-completions where man, bash-completion, zsh and fish look (setup.cfg
-[options.data_files]), and each of them finds its file there."""
+"""`pip install .` into a fresh virtual environment: the entry point, the man
+pages and the completions land where man, bash-completion, zsh and fish look
+(setup.cfg [options.data_files]), and each of them finds its file there.
+
+Offline, in the README's flow (a venv made from a stock Python, then
+`pip install '.[test]'`): the wheel is built with this environment's build
+tools (setuptools, from the [test] extra) and no index; the new venv sees
+this environment's packages for the runtime dependencies only.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import ssechat
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # one wheel build, a few seconds
@@ -26,21 +33,21 @@ INSTALLED = {
     **{f"share/man/man1/{p.name}": f"man/{p.name}" for p in sorted(ROOT.glob("man/*.1"))},
 }
 SOURCES = ("setup.cfg", "pyproject.toml", "README.md", "LICENSE", "ssechat", "man", "completions")
+QUIET_PIP = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
 
 
-def _can_build_offline() -> bool:
-    """Whether setuptools can build a wheel here without fetching anything."""
-    if importlib.util.find_spec("wheel") is not None:
-        return True
-    import setuptools
-
-    major, minor = (int(x) for x in setuptools.__version__.split(".")[:2])
-    return (major, minor) >= (70, 1)  # bdist_wheel moved into setuptools
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        args, capture_output=True, text=True, timeout=300, env={**os.environ, **QUIET_PIP}
+    )
+    assert done.returncode == 0, f"{args}:\n{done.stdout}{done.stderr}"
+    return done
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    tmp = tmp_path_factory.mktemp("install")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of a copy of the sources, built offline with this environment's setuptools."""
+    tmp = tmp_path_factory.mktemp("build")
     src = tmp / "src"
     src.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -50,25 +57,29 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             shutil.copytree(path, src / name, ignore=ignore)
         else:
             shutil.copy2(path, src / name)
-    env_dir = tmp / "venv"
-    # --system-site-packages: the venv uses this interpreter's pip and the
-    # runtime dependencies already installed, so the install is fast and offline.
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(env_dir)],
-        check=True,
-        timeout=120,
-    )
-    pip = [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--no-deps", "-q"]
-    if _can_build_offline():
-        pip.append("--no-build-isolation")
-    done = subprocess.run(
-        [*pip, str(src)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index"]
+    done = _run([*pip_wheel, "--no-build-isolation", "-v", "-w", str(tmp / "dist"), str(src)])
+    # The build uses no deprecated setuptools configuration (it would break one day).
+    assert "Deprecat" not in done.stdout + done.stderr, done.stdout + done.stderr
+    (built,) = (tmp / "dist").glob("ssechat-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path) -> Iterator[Path]:
+    """A new venv with ssechat installed from the wheel, as `pip install .` does."""
+    env_dir = wheel.parent.parent / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)])
+    python = str(env_dir / "bin" / "python")
+    # This environment's site-packages, after the venv's own: pip and the
+    # runtime dependencies (click, requests, ...) without an index.
+    site = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+    outer = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    Path(site.stdout.strip(), "_outer_env.pth").write_text("\n".join(sorted(outer)) + "\n")
+    # --ignore-installed: this environment's own ssechat, visible through the
+    # .pth, is neither uninstalled nor taken for the new one.
+    _run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--ignore-installed",
+          str(wheel)])  # fmt: skip
     yield env_dir
 
 
@@ -100,12 +111,26 @@ def test_file_is_installed_under_the_prefix(venv: Path, installed: str) -> None:
     assert path.read_bytes() == (ROOT / INSTALLED[installed]).read_bytes()
 
 
-def test_the_installed_command_runs(venv: Path) -> None:
+def test_the_entry_point_runs_the_installed_package(venv: Path) -> None:
+    script = venv / "bin" / "ssechat"
+    assert script.read_text().splitlines()[0] == f"#!{venv / 'bin' / 'python'}"
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"ssechat, version {ssechat.__version__}\n"
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import ssechat.cli; print(ssechat.cli.__file__)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=venv,  # not the checkout, whose ssechat/ would be imported first
+    )
+    assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout + where.stderr
     done = subprocess.run(
-        [str(venv / "bin" / "ssechat"), "--version"], capture_output=True, text=True, timeout=60
+        [str(script), "parse-sse", "--text", str(ROOT / "examples" / "openai-tool-call.sse")],
+        capture_output=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("ssechat")
 
 
 def test_man_finds_the_pages(venv: Path) -> None:
@@ -119,6 +144,15 @@ def test_man_finds_the_pages(venv: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert Path(done.stdout.strip()) == venv / "share" / "man" / "man1" / f"{page}.1"
+    shown = subprocess.run(
+        [man, "-M", str(venv / "share" / "man"), "ssechat-send"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(venv, MANPAGER="cat", PAGER="cat", MANWIDTH="80"),
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "--idle-timeout" in shown.stdout
 
 
 def test_bash_completion_loads_the_installed_file(venv: Path) -> None:
