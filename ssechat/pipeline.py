@@ -34,11 +34,11 @@ from typing import Any, Final
 from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
 from ssechat.dialects.base import MALFORMED, Dialect, as_dict, loads
+from ssechat.inputs import InputDecoder
 from ssechat.normalized import EventSink, NormalizedEvent, error_event, raw_event_line
 from ssechat.sse import (
     DEFAULT_MAX_EVENT_BYTES,
     Comment,
-    Decoder,
     Event,
     EventRun,
     Item,
@@ -101,7 +101,8 @@ class Pipeline:
         self.warn = warn
         self.name = name
         self._write_timed: Callable[..., None] | None = getattr(sink, "write_timed", None)
-        self.decoder = Decoder(
+        # The format (SSE, NDJSON, AWS event stream) is told by the first bytes.
+        self.decoder = InputDecoder(
             max_event_bytes=max_event_bytes,
             dispatch_at_eof=dispatch_at_eof,
             comments=self._write_timed is not None,
@@ -141,7 +142,7 @@ class Pipeline:
         the output stays one response (one `start`, one `done`).
         """
         old = self.decoder
-        self.decoder = Decoder(
+        self.decoder = InputDecoder(
             max_event_bytes=old.max_event_bytes,
             dispatch_at_eof=old.dispatch_at_eof,
             comments=old.comments,

@@ -11,6 +11,7 @@ import click
 from ssechat import sources
 from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option, get_env
 from ssechat.errors import ExitStatus
+from ssechat.inputs import InputDecoder
 from ssechat.normalized import (
     EventSink,
     FlushPolicy,
@@ -19,7 +20,7 @@ from ssechat.normalized import (
     TextWriter,
     raw_event_lines,
 )
-from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Decoder
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES
 
 if TYPE_CHECKING:
     from ssechat.pipeline import Outcome
@@ -34,6 +35,15 @@ DIALECT_NAMES = (
     "gemini",
     "cohere",
     "generic",
+    "tgi",
+    "llamacpp",
+    "ollama",
+    "cloudflare",
+    "dify",
+    "dashscope",
+    "vercel-ui",
+    "replicate",
+    "bedrock",
 )
 
 EXAMPLES = """\
@@ -198,7 +208,7 @@ def _plain_events(
 ) -> int:
     """`--events`: the decoder's events as they are (DESIGN.md section 2)."""
     for source in sources.open_sources(files, stdin=get_env().stdin):
-        decoder = Decoder(max_event_bytes=max_event_bytes, dispatch_at_eof=eof == "dispatch")
+        decoder = InputDecoder(max_event_bytes=max_event_bytes, dispatch_at_eof=eof == "dispatch")
         for chunk in source.chunks():
             writer.write(raw_event_lines(decoder.feed_runs(chunk)))  # one batch per read: speed
         writer.write(raw_event_lines(decoder.close()))

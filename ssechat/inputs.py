@@ -1,0 +1,164 @@
+"""The input formats a stream may come in, told apart by its first bytes.
+
+`InputDecoder` has the interface of `sse.Decoder` and is what the pipeline
+and `parse-sse --events` read through: it holds the first bytes of the body
+until they tell the format (`sniff`), then hands everything to that format's
+decoder: SSE (`sse.Decoder`, nearly always decided on the first byte), NDJSON
+(`ndjson.NdjsonDecoder`: Ollama) or the AWS event stream
+(`eventstream.EventStreamDecoder`: Bedrock). All three give `sse.Event`s, so
+everything after the decoder is the same for every format.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final, Literal, Protocol
+
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Decoder, EventRun, Item
+
+Format = Literal["sse", "ndjson", "eventstream"]
+SNIFF_LIMIT: Final = 1024 * 1024  # bytes held at most before deciding "SSE"
+_BOM: Final = b"\xef\xbb\xbf"
+_SPACE: Final = b" \t\r\n"
+
+
+class AnyDecoder(Protocol):
+    """What the pipeline needs of a decoder (`sse.Decoder` and its siblings)."""
+
+    max_event_bytes: int
+    dispatch_at_eof: bool
+    comments: bool
+    events_dispatched: int
+
+    @property
+    def looks_like_sse(self) -> bool: ...
+
+    @property
+    def last_event_id(self) -> str: ...
+
+    def feed(self, chunk: bytes) -> list[Item]: ...
+
+    def feed_runs(self, chunk: bytes) -> list[Item | EventRun]: ...
+
+    def close(self) -> list[Item]: ...
+
+
+def sniff(head: bytes, *, final: bool) -> Format | None:
+    """The format of an input that starts with `head`; None: more bytes are needed.
+
+    - An AWS event stream starts with a 12-byte prelude whose CRC checks
+      (its first byte is 0 for any frame under 16 MB).
+    - NDJSON starts with a line that is a JSON object, and either that object
+      has a boolean `done` (Ollama's every line) or the next line starts
+      another object. A lone JSON document stays "SSE": the pipeline reports
+      it as the JSON error body it nearly always is.
+    - Anything else is SSE (decided on the first byte that is not a space).
+    """
+    if head[:1] == b"\x00":
+        from ssechat.eventstream import PRELUDE, is_prelude
+
+        if len(head) < PRELUDE and not final:
+            return None
+        return "eventstream" if is_prelude(head) else "sse"
+    text = head[3:] if head.startswith(_BOM) else head
+    text = text.lstrip(_SPACE)
+    if not text:
+        return "sse" if final or len(head) > SNIFF_LIMIT else None
+    if text[:1] != b"{":
+        return "sse"
+    end = text.find(b"\n")
+    if end < 0:
+        if final and _object(text).get("done") in (True, False):
+            return "ndjson"
+        return "sse" if final or len(text) > SNIFF_LIMIT else None
+    first = _object(text[:end])
+    if not first:
+        return "sse"
+    if first.get("done") in (True, False):
+        return "ndjson"
+    rest = text[end:].lstrip(_SPACE)
+    if rest:
+        return "ndjson" if rest[:1] == b"{" else "sse"
+    return "sse" if final or len(text) > SNIFF_LIMIT else None
+
+
+def _object(line: bytes) -> dict[str, object]:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class InputDecoder:
+    """An `sse.Decoder` that first finds the input's format (see `sniff`)."""
+
+    def __init__(
+        self,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        dispatch_at_eof: bool = True,
+        comments: bool = False,
+    ) -> None:
+        self.max_event_bytes = max_event_bytes
+        self.dispatch_at_eof = dispatch_at_eof
+        self.comments = comments
+        self.format: Format | None = None
+        self._head: bytes | None = b""  # until the format is known
+        self._inner: AnyDecoder = Decoder(
+            max_event_bytes=max_event_bytes, dispatch_at_eof=dispatch_at_eof, comments=comments
+        )
+
+    @property
+    def events_dispatched(self) -> int:
+        return self._inner.events_dispatched
+
+    @property
+    def looks_like_sse(self) -> bool:
+        return self._inner.looks_like_sse
+
+    @property
+    def last_event_id(self) -> str:
+        return self._inner.last_event_id
+
+    def feed(self, chunk: bytes) -> list[Item]:
+        from ssechat.sse import expand_runs
+
+        return expand_runs(self.feed_runs(chunk))
+
+    def feed_runs(self, chunk: bytes) -> list[Item | EventRun]:
+        if self._head is not None:
+            chunk = self._sniffed(chunk, final=False)
+            if not chunk:
+                return []
+        return self._inner.feed_runs(chunk)
+
+    def close(self) -> list[Item]:
+        if self._head is not None:
+            rest = self._sniffed(b"", final=True)
+            if rest:
+                items = self._inner.feed(rest)
+                return items + self._inner.close()
+        return self._inner.close()
+
+    def _sniffed(self, chunk: bytes, *, final: bool) -> bytes:
+        """The bytes held so far once the format is known, else b"" (held)."""
+        assert self._head is not None
+        head = self._head + chunk
+        found = sniff(head, final=final)
+        if found is None:
+            self._head = head
+            return b""
+        self._head = None
+        self.format = found
+        limit, at_eof = self.max_event_bytes, self.dispatch_at_eof
+        if found == "ndjson":
+            from ssechat.ndjson import NdjsonDecoder
+
+            self._inner = NdjsonDecoder(max_event_bytes=limit, dispatch_at_eof=at_eof)
+            head = head[3:] if head.startswith(_BOM) else head
+        elif found == "eventstream":
+            from ssechat.eventstream import EventStreamDecoder
+
+            self._inner = EventStreamDecoder(max_event_bytes=limit, dispatch_at_eof=at_eof)
+        return head

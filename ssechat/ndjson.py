@@ -1,0 +1,78 @@
+"""NDJSON input (Ollama's native API): one JSON object per line, each line an event.
+
+Ollama's `/api/chat` and `/api/generate` stream newline-delimited JSON, not
+SSE. Each non-blank line becomes one `sse.Event` of type `message` whose data
+is the line, so the dialects read it like an SSE event's data. A last line
+without its line end is dispatched only when it is whole JSON (a saved body
+may lack the final newline); otherwise it is the cut, and is dropped, so that
+the dialect reports the response as truncated.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ssechat.errors import EventTooLargeError
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, EventRun, Item
+
+
+def _event(line: bytes) -> Event:
+    return Event("message", line.decode("utf-8", "replace").strip(), "")
+
+
+class NdjsonDecoder:
+    """Feed bytes with `feed()`, finish with `close()`: the interface of `sse.Decoder`."""
+
+    looks_like_sse = True  # the input was recognised as NDJSON: never "not SSE"
+    last_event_id = ""
+
+    def __init__(
+        self,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        dispatch_at_eof: bool = True,
+        comments: bool = False,
+    ) -> None:
+        self.max_event_bytes = max_event_bytes
+        self.dispatch_at_eof = dispatch_at_eof
+        self.comments = comments
+        self.events_dispatched = 0
+        self._parts: list[bytes] = []  # the unterminated last line, in parts (no quadratic joins)
+        self._length = 0
+
+    def feed_runs(self, chunk: bytes) -> list[Item | EventRun]:
+        return list(self.feed(chunk))
+
+    def feed(self, chunk: bytes) -> list[Item]:
+        """The events of the lines that `chunk` completes."""
+        if b"\n" not in chunk:
+            self._keep(chunk)
+            return []
+        lines = chunk.split(b"\n")
+        if self._parts:
+            lines[0] = b"".join(self._parts) + lines[0]
+            self._parts, self._length = [], 0
+        self._keep(lines.pop())
+        items: list[Item] = [_event(line) for line in lines if line.strip()]
+        self.events_dispatched += len(items)
+        return items
+
+    def _keep(self, part: bytes) -> None:
+        if part:
+            self._parts.append(part)
+            self._length += len(part)
+            if self._length > self.max_event_bytes:
+                raise EventTooLargeError(self.max_event_bytes)
+
+    def close(self) -> list[Item]:
+        """End of input: the last line counts only when it is whole JSON."""
+        line = b"".join(self._parts).strip()
+        self._parts, self._length = [], 0
+        if not line or not self.dispatch_at_eof:
+            return []
+        try:
+            json.loads(line)
+        except ValueError:
+            return []  # cut inside the line
+        self.events_dispatched += 1
+        return [_event(line)]
