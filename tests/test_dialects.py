@@ -187,6 +187,16 @@ def test_registry_lists_the_dialects_of_the_contract() -> None:
         "gemini",
         "cohere",
         "generic",
+        # The long tail (DESIGN.md section 8; tests/test_longtail.py).
+        "tgi",
+        "llamacpp",
+        "ollama",
+        "cloudflare",
+        "dify",
+        "dashscope",
+        "vercel-ui",
+        "replicate",
+        "bedrock",
     }
     for name in dialects.NAMES:
         assert dialects.create(name).name == name

@@ -14,8 +14,21 @@ decides. Events that tell nothing (`[DONE]`, `{}`, keep-alive pings) wait.
 | cohere           | hyphenated types: message-start, content-delta, tool-call-*... |
 | coze             | `conversation.chat.*` / `.message.*` events; `error` + `msg`   |
 | gemini           | `candidates`, `promptFeedback` or `usageMetadata` in the JSON  |
-| openai-chat      | `choices`, `"object": "chat.completion.chunk"`, `{"error": ..}` |
+| bedrock          | ConverseStream frame types (messageStart...), `...Exception`   |
+| replicate        | `event: output` / `event: logs`                                |
+| vercel-ui        | `type` of the UI message stream (text-delta, start-step...)    |
+| openai-chat      | `choices`, `"object": "chat.completion.chunk"`                 |
+| tgi              | `token` and `generated_text`; `error` with `error_type`        |
+| ollama           | a boolean `done` (NDJSON lines)                                |
+| dashscope        | `output` (an object) or `request_id`                           |
+| llamacpp         | `content` with a boolean `stop`                                |
+| cloudflare       | `response` (a string)                                          |
+| dify             | `event` naming a Dify event (message, message_end...)          |
+| openai-chat      | `{"error": ...}`                                               |
 | generic          | a JSON object with a `content` field                           |
+
+The checks cost a few set and dict lookups, once per input: detection stops
+at the first event that tells.
 """
 
 from __future__ import annotations
@@ -24,20 +37,48 @@ from typing import Any, Final
 
 import orjson
 
+from ssechat.dialects import bedrock, dify, replicate, vercel_ui
 from ssechat.dialects.anthropic import Anthropic
 from ssechat.dialects.base import Dialect, loads
+from ssechat.dialects.bedrock import Bedrock
+from ssechat.dialects.cloudflare import Cloudflare
 from ssechat.dialects.cohere import Cohere
 from ssechat.dialects.coze import Coze
+from ssechat.dialects.dashscope import DashScope
+from ssechat.dialects.dify import Dify
 from ssechat.dialects.gemini import Gemini
 from ssechat.dialects.generic import Generic
+from ssechat.dialects.llamacpp import LlamaCpp
+from ssechat.dialects.ollama import Ollama
 from ssechat.dialects.openai_chat import OpenAIChat
 from ssechat.dialects.openai_responses import OpenAIResponses
+from ssechat.dialects.replicate import Replicate
+from ssechat.dialects.tgi import TGI
+from ssechat.dialects.vercel_ui import VercelUI
 from ssechat.sse import Event
 
 __all__ = ["DIALECTS", "NAMES", "Dialect", "create", "detect", "is_neutral"]
 
 DIALECTS: Final[dict[str, type[Dialect]]] = {
-    cls.name: cls for cls in (OpenAIChat, OpenAIResponses, Anthropic, Coze, Gemini, Cohere, Generic)
+    cls.name: cls
+    for cls in (
+        OpenAIChat,
+        OpenAIResponses,
+        Anthropic,
+        Coze,
+        Gemini,
+        Cohere,
+        Generic,
+        TGI,
+        LlamaCpp,
+        Ollama,
+        Cloudflare,
+        Dify,
+        DashScope,
+        VercelUI,
+        Replicate,
+        Bedrock,
+    )
 }
 NAMES: Final = tuple(DIALECTS)
 
@@ -97,6 +138,14 @@ def detect(event: Event) -> str | None:
         return "cohere"
     if name.startswith(("conversation.chat.", "conversation.message.")):
         return "coze"
+    if name in bedrock.EVENTS or name.endswith("Exception"):
+        return "bedrock"
+    if name in replicate.EVENTS:
+        return "replicate"
+    if (kind in vercel_ui.HANDLERS or kind.startswith("data-")) and (
+        kind != "error" or "errorText" in payload
+    ):
+        return "vercel-ui"
     if isinstance(payload, list) and payload and isinstance(payload[0], dict):
         payload = payload[0]  # Gemini without alt=sse: a JSON array
     if not isinstance(payload, dict):
@@ -104,11 +153,28 @@ def detect(event: Event) -> str | None:
     if kind == "error" and isinstance(payload.get("error"), dict):
         return "anthropic"
     if name == "error" and ("msg" in payload or "code" in payload):
-        return "coze"
+        return "dashscope" if "request_id" in payload else "coze"
     if "candidates" in payload or "promptFeedback" in payload or "usageMetadata" in payload:
         return "gemini"
     if "choices" in payload or payload.get("object") == "chat.completion.chunk":
         return "openai-chat"
+    return _long_tail(payload)
+
+
+def _long_tail(payload: dict[str, Any]) -> str | None:
+    """The JSON shapes of the long tail (DESIGN.md section 8), then the simplest servers."""
+    if ("generated_text" in payload and "token" in payload) or "error_type" in payload:
+        return "tgi"
+    if type(payload.get("done")) is bool:
+        return "ollama"
+    if isinstance(payload.get("output"), dict) or "request_id" in payload:
+        return "dashscope"
+    if type(payload.get("stop")) is bool and "content" in payload:
+        return "llamacpp"
+    if isinstance(payload.get("response"), str):
+        return "cloudflare"
+    if payload.get("event") in dify.HANDLERS:
+        return "dify"
     if isinstance(payload.get("error"), (dict, str)):
         return "openai-chat"
     if "content" in payload:

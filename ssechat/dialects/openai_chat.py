@@ -18,10 +18,18 @@ Azure (a first prompt-filter chunk with empty `choices` and id), Mistral
 | usage / x_groq.usage              | usage (prompt/completion tokens)         |
 | error                             | error                                    |
 | [DONE]                            | the end: usage, done                     |
+
+Hugging Face TGI before 2.2 sends no `[DONE]`: its chat stream ends with the
+chunk that carries the finish reason. Such a stream is told by its first
+chunk (`"object": "text_completion"` with a `delta`, TGI 2.0's mislabel, or
+TGI's `system_fingerprint` "2.1.0-sha-..." / "...-native"), and its end of
+input after a chunk with a finish reason is the end (`complete_at_eof`);
+every other stream still needs `[DONE]`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar, Final
 
@@ -45,6 +53,17 @@ _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _CONTENT: Final = ("choices", 0, "delta", "content")
 _ARGUMENTS: Final = ("choices", 0, "delta", "tool_calls", 0, "function", "arguments")
+_TGI_FINGERPRINT: Final = re.compile(r"\d+\.\d+\.\d+\S*-(sha-[0-9a-f]+|native)")
+
+
+def _ends_at_finish(chunk: dict[str, Any]) -> bool:
+    """A TGI chat stream (see the module docstring): no `[DONE]` will come."""
+    fingerprint = chunk.get("system_fingerprint")
+    if isinstance(fingerprint, str) and _TGI_FINGERPRINT.fullmatch(fingerprint):
+        return True
+    choices = chunk.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices else None
+    return chunk.get("object") == "text_completion" and isinstance(first, dict) and "delta" in first
 
 
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +94,11 @@ class OpenAIChat(Dialect):
         self.text_template: Template = NO_TEMPLATE
         self.args_template: Template = NO_TEMPLATE
         self.args_key: tuple[int, Any] = (0, None)
+        self.ends_at_finish = False  # TGI < 2.2: no [DONE]
+        self.last_finished = False  # the last chunk read whole carried a finish reason
+
+    def complete_at_eof(self) -> bool:
+        return self.ends_at_finish and self.last_finished
 
     def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
         super().begin(out, model, response_id)
@@ -82,6 +106,7 @@ class OpenAIChat(Dialect):
         self.finishes = {}
         self.started_calls = {}
         self.last_call = {}
+        self.ends_at_finish = self.last_finished = False
 
     def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
         """A read of common chunks only, in one go (`Template.match_all`)."""
@@ -251,12 +276,15 @@ class OpenAIChat(Dialect):
             if not (chunk.get("id") or chunk.get("choices") or chunk.get("error")):
                 return  # Azure's prompt-filter chunk: nothing to say yet
             self.begin(out, chunk.get("model"), chunk.get("id"))
+            self.ends_at_finish = _ends_at_finish(chunk)
         elif self.finishes and chunk.get("id") and chunk["id"] != self.response_id:
             # A finished response followed by another one without `[DONE]` in
             # between. Ids are compared only after a finish, because some
             # servers are not consistent with ids inside one response.
             self.begin(out, chunk.get("model"), chunk.get("id"))
+            self.ends_at_finish = _ends_at_finish(chunk)
         choices = chunk.get("choices")
+        self.last_finished = False
         if choices:
             for choice in choices:
                 delta = choice.get("delta")
@@ -268,6 +296,7 @@ class OpenAIChat(Dialect):
                 finish = choice.get("finish_reason")
                 if finish:
                     self._finish_choice(out, index, finish)
+                    self.last_finished = True
         usage = chunk.get("usage") or as_dict(chunk.get("x_groq")).get("usage")  # Groq
         if usage and type(usage) is dict:
             self.usage = _usage(usage)

@@ -1,0 +1,145 @@
+"""dify: Dify's chat-messages, chatflow (advanced chat) and workflow-run streams.
+
+Wire shape: `data: {"event": ..., ...}` (the type is in the JSON, not the SSE
+event field). Chat apps stream `message` (or `agent_message`) with `answer`
+fragments and end with `message_end` (metadata.usage); chatflows add
+workflow_started / node_* / workflow_finished around them; workflow runs
+stream `text_chunk` and end with `workflow_finished`. `ping` keeps alive.
+
+| event                          | normalized                                   |
+|--------------------------------|----------------------------------------------|
+| message, agent_message         | delta (`answer`)                             |
+| text_chunk                     | delta (`data.text`, workflow runs)           |
+| agent_thought with a tool      | tool_call_delta + tool_call (a tool Dify     |
+|                                | runs itself), once per thought               |
+| message_replace                | refusal (moderation replaced the answer)     |
+| message_end                    | the end: usage (metadata.usage), done (null: |
+|                                | Dify gives no finish reason)                 |
+| workflow_finished              | error when it failed; ends a workflow run    |
+|                                | (finish reason = its status) when no         |
+|                                | message_end follows                          |
+| error                          | error (`message`, `code`)                    |
+| node_*, tts_*, message_file... | nothing                                      |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Final
+
+from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
+from ssechat.normalized import NormalizedEvent
+from ssechat.sse import Event
+
+Handler = Callable[["Dify", dict[str, Any], list[NormalizedEvent]], None]
+
+
+class Dify(Dialect):
+    name: ClassVar[str] = "dify"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chat = False  # a message came: message_end, not workflow_finished, ends it
+        self.workflow_status: Any = None
+        self.thoughts: set[Any] = set()
+
+    def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
+        super().begin(out, model, response_id)
+        self.chat = False
+        self.workflow_status = None
+        self.thoughts = set()
+
+    def complete_at_eof(self) -> bool:
+        return self.workflow_status is not None and not self.chat  # a workflow run that finished
+
+    def close(self, out: list[NormalizedEvent]) -> None:
+        if self.open and self.complete_at_eof():
+            self.finish_reason = self.workflow_status
+        super().close(out)
+
+    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+        try:
+            payload = as_dict(loads(event.data))
+        except ValueError:
+            payload = {}
+        kind = payload.get("event") or event.event
+        handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None or (handler is _nothing and not self.open):
+            return  # bookkeeping events (ping, node_*, tts_* after the end) open nothing
+        if not self.open:
+            self.begin(out, response_id=payload.get("message_id") or payload.get("task_id"))
+        handler(self, payload, out)
+
+    def _message(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        self.chat = True
+        emit_text(out, "delta", payload.get("answer"))
+
+    def _text_chunk(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        emit_text(out, "delta", as_dict(payload.get("data")).get("text"))
+
+    def _replace(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        emit_text(out, "refusal", payload.get("answer"))
+
+    def _thought(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        self.chat = True
+        tool, key = payload.get("tool"), payload.get("id")
+        if not tool or not isinstance(tool, str) or key in self.thoughts:
+            return
+        self.thoughts.add(key)
+        arguments = payload.get("tool_input")
+        call = ToolCall(len(self.thoughts) - 1, key, tool)
+        self.start_call(out, key, call, arguments if isinstance(arguments, str) else "")
+        self.finish_call(out, key)
+
+    def _message_end(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        usage = as_dict(as_dict(payload.get("metadata")).get("usage"))
+        if usage:
+            self.usage = usage_event_fields(
+                usage.get("prompt_tokens"),
+                usage.get("completion_tokens"),
+                total_tokens=usage.get("total_tokens"),
+            )
+        self.end(out, complete=True)
+
+    def _workflow_finished(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        data = as_dict(payload.get("data"))
+        self.workflow_status = data.get("status") or "finished"
+        if data.get("error") or data.get("status") == "failed":
+            self.error(out, data.get("error"), data.get("status"))
+
+    def _error(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        self.error(out, payload.get("message"), payload.get("code"))
+
+
+def _nothing(dialect: Dify, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+    pass
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "message": Dify._message,
+    "agent_message": Dify._message,
+    "text_chunk": Dify._text_chunk,
+    "message_replace": Dify._replace,
+    "agent_thought": Dify._thought,
+    "message_end": Dify._message_end,
+    "workflow_finished": Dify._workflow_finished,
+    "error": Dify._error,
+    "workflow_started": _nothing,
+    "node_started": _nothing,
+    "node_finished": _nothing,
+    "iteration_started": _nothing,
+    "iteration_next": _nothing,
+    "iteration_completed": _nothing,
+    "loop_started": _nothing,
+    "loop_next": _nothing,
+    "loop_completed": _nothing,
+    "parallel_branch_started": _nothing,
+    "parallel_branch_finished": _nothing,
+    "node_retry": _nothing,
+    "message_file": _nothing,
+    "tts_message": _nothing,
+    "tts_message_end": _nothing,
+    "agent_log": _nothing,
+    "ping": _nothing,
+}
+"""Every event of the API: detection knows the format by the `event` key holding one."""

@@ -1,0 +1,62 @@
+"""llamacpp: the llama.cpp server's native `/completion` (and `/infill`) stream.
+
+Wire shape: `data: {"content": "...", "stop": false, ...}` per token, then a
+last event with `"stop": true`, the reason it stopped (`stop_type`: eos,
+word, limit; older servers: the booleans stopped_eos / stopped_word /
+stopped_limit, named here as `stop_type` names them), the token counts and
+`timings`. Errors come as `{"error": {"code", "message", "type"}}`.
+
+| event field                               | normalized                      |
+|-------------------------------------------|---------------------------------|
+| content                                   | delta                           |
+| stop: true                                | the end                         |
+| stop_type (or stopped_*)                  | done.finish_reason              |
+| tokens_evaluated / tokens_predicted       | usage (else timings prompt_n /  |
+|                                           | predicted_n)                    |
+| error                                     | error                           |
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Final
+
+from ssechat.dialects.base import Dialect, as_dict, emit_text, loads, usage_event_fields
+from ssechat.normalized import NormalizedEvent
+from ssechat.sse import Event
+
+_OLD_STOPS: Final = (("stopped_eos", "eos"), ("stopped_word", "word"), ("stopped_limit", "limit"))
+
+
+def _finish(payload: dict[str, Any]) -> Any:
+    if "stop_type" in payload:
+        return payload["stop_type"]
+    return next((name for key, name in _OLD_STOPS if payload.get(key) is True), None)
+
+
+class LlamaCpp(Dialect):
+    name: ClassVar[str] = "llamacpp"
+    cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"limit"})
+
+    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+        try:
+            payload = loads(event.data)
+        except ValueError:
+            return
+        if type(payload) is not dict:
+            return
+        if not self.open:
+            self.begin(out, payload.get("model"))
+        emit_text(out, "delta", payload.get("content"))
+        error = payload.get("error")
+        if error or event.event == "error":
+            error = as_dict(error) or {"message": error}
+            self.error(out, error.get("message"), error.get("type") or error.get("code"))
+            self.end(out, complete=True)
+        elif payload.get("stop") is True:
+            self.finish_reason = _finish(payload)
+            timings = as_dict(payload.get("timings"))
+            inputs = payload.get("tokens_evaluated", timings.get("prompt_n"))
+            outputs = payload.get("tokens_predicted", timings.get("predicted_n"))
+            if inputs is not None or outputs is not None:
+                self.usage = usage_event_fields(inputs, outputs)
+            self.end(out, complete=True)

@@ -1,0 +1,55 @@
+"""replicate: Replicate's prediction stream (`urls.stream`).
+
+Wire shape: `event: output` whose data is the text itself (not JSON; a
+multi-line piece comes as several `data:` lines, joined by LF), `event: logs`
+(the model's log lines, not answer text), `event: error` with
+`{"detail": ...}`, and `event: done` ending the stream, its data `{}` or
+`{"reason": "canceled"}` (or `"error"`).
+
+| event        | normalized                                            |
+|--------------|-------------------------------------------------------|
+| output       | delta (the data as it is)                             |
+| logs         | nothing                                               |
+| error        | error (detail)                                        |
+| done         | the end; done.finish_reason = its `reason`, else null |
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+from ssechat.dialects.base import Dialect, as_dict, loads
+from ssechat.normalized import NormalizedEvent
+from ssechat.sse import Event
+
+EVENTS: Final = frozenset({"output", "logs"})
+
+
+def _object(data: str) -> dict[str, object]:
+    try:
+        return as_dict(loads(data)) if data.strip() else {}
+    except ValueError:
+        return {}
+
+
+class Replicate(Dialect):
+    name: ClassVar[str] = "replicate"
+
+    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+        name = event.event
+        if name not in ("output", "logs", "error", "done"):
+            return
+        if not self.open:
+            if name == "done":
+                return
+            self.begin(out)
+        if name == "output":
+            if event.data:
+                out.append({"type": "delta", "text": event.data})
+        elif name == "error":
+            payload = _object(event.data)
+            detail = payload.get("detail") or payload.get("error") or event.data
+            self.error(out, detail if isinstance(detail, str) else str(detail))
+        elif name == "done":
+            self.finish_reason = _object(event.data).get("reason")
+            self.end(out, complete=True)

@@ -1,0 +1,448 @@
+"""The long-tail dialects (DESIGN.md section 8): the shared corpus, cuts, and hand-made streams.
+
+Every stream of the long-tail corpus folds to its expected text, reasoning,
+tool calls, finish reason, usage and error, with the right verdict, in
+process and through the installed `ssechat`; every stream cut before its end
+marker is truncated (exit 3). The hand-made streams cover what the corpus
+does not: tool calls, errors, incremental DashScope, old llama.cpp servers.
+"""
+
+# Provider events are written as the wire has them, one per line (E501).
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from typing import Any
+
+import pytest
+
+from ssechat.cli.parse_sse import exit_status
+from ssechat.errors import InputError
+from ssechat.normalized import TRUNCATED, NormalizedEvent
+from tests.conftest import case_input, corpus_params, json_lines, run_ssechat
+from tests.test_dialects import fold, normalize, sse, types
+
+# The corpus names a few formats apart that one dialect reads.
+DIALECT = {
+    "bedrock-eventstream": "bedrock",
+    "ollama-ndjson": "ollama",
+    "openai-completions": "openai-chat",
+    "openrouter": "openai-chat",
+    "tgi-openai-chat": "openai-chat",
+    "zhipu": "openai-chat",
+}
+CASES = corpus_params("longtail/streams.jsonl")
+
+
+def check_fold(got: dict[str, Any], want: dict[str, Any]) -> None:
+    assert got["text"] == want.get("text", "")
+    assert got["reasoning"] == want.get("reasoning", "")
+    assert got["finish_reason"] == want.get("finish_reason")
+    assert [(c["name"], c["arguments"]) for c in got["tool_calls"]] == [
+        (c["name"], c["arguments"]) for c in want.get("tool_calls") or []
+    ]
+    if want.get("usage"):
+        assert got["usage"] == {k: want["usage"][k] for k in ("input_tokens", "output_tokens")}
+    else:
+        assert got["usage"] is None
+    assert got["error"] == want.get("error")
+
+
+def complete(case: dict[str, Any]) -> bool:
+    return bool(case.get("complete", True)) and not case["expected"].get("error")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_longtail_corpus(case: dict[str, Any]) -> None:
+    events, outcome = normalize(case_input(case))
+    check_fold(fold(events), case["expected"])
+    assert events[0] == {
+        **events[0],
+        "type": "start",
+        "provider": DIALECT.get(case["dialect"], case["dialect"]),
+    }
+    assert types(events).count("start") == 1
+    if complete(case):
+        assert events[-1]["type"] == "done"
+        assert exit_status([outcome], allow_truncated=False) == 0
+    else:
+        assert events[-1]["type"] in ("done", "error")  # done after an error, else the cut
+        with pytest.raises(InputError):
+            exit_status([outcome], allow_truncated=False)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_longtail_corpus_through_the_installed_command(case: dict[str, Any]) -> None:
+    proc = run_ssechat(["parse-sse"], case_input(case))
+    check_fold(fold(json_lines(proc.stdout)), case["expected"])
+    assert proc.returncode == (0 if complete(case) else 3), proc.stderr
+    assert b"Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_longtail_corpus_with_its_dialect_forced(case: dict[str, Any]) -> None:
+    detected, _ = normalize(case_input(case))
+    forced, _ = normalize(case_input(case), dialect=DIALECT.get(case["dialect"], case["dialect"]))
+    assert forced == detected
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_longtail_stream_cut_before_its_end_is_truncated(case: dict[str, Any]) -> None:
+    """Cut anywhere before the end marker: exit 3, and the truncated error is the last line.
+
+    `end` is the shortest prefix that reads as complete with all the text;
+    every shorter one that holds a whole event must say truncated. Offsets: a
+    stride through the stream and its last 64 bytes. (A cut inside the first
+    event, before any dialect is known, is the pipeline's: tests/test_pipeline.py.)
+    """
+    data = case_input(case)
+    if not complete(case):
+        events, outcome = normalize(data)
+        assert outcome.errors or outcome.truncated
+        return
+    text = fold(normalize(data)[0])["text"]
+    end = next(
+        k
+        for k in range(len(data) + 1)
+        if _done(events := _events_or_error(data[:k])) and fold(events)["text"] == text
+    )
+    first = next(k for k in range(end) if _events_or_error(data[:k]))
+    offsets = {*range(first, end, max(1, end // 150)), *range(max(first, end - 64), end)}
+    not_truncated = []
+    for k in sorted(offsets):
+        events, outcome = normalize(data[:k])
+        with pytest.raises(InputError):
+            exit_status([outcome], allow_truncated=False)
+        if events[-1] != {**events[-1], "type": "error", "code": TRUNCATED}:
+            not_truncated.append(k)
+    if not_truncated and DIALECT.get(case["dialect"]) == "openai-chat":
+        pytest.xfail(
+            f"#13: a partial event at EOF is invalid_json, not the cut (at {not_truncated[:5]})"
+        )
+    assert not not_truncated
+
+
+def _events_or_error(data: bytes) -> list[NormalizedEvent]:
+    """The events of `data`; none when it stops with an error (a frame cut off)."""
+    try:
+        return normalize(data)[0]
+    except InputError:
+        return []
+
+
+def _done(events: list[NormalizedEvent]) -> bool:
+    return bool(events) and events[-1]["type"] == "done"
+
+
+# -- hand-made streams -------------------------------------------------------------
+
+
+def ndjson(*lines: dict[str, Any]) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+def frame(event_type: str, payload: dict[str, Any], message_type: str = "event") -> bytes:
+    """One AWS event-stream frame, CRCs included (as Bedrock writes them)."""
+    kind = ":exception-type" if message_type == "exception" else ":event-type"
+    headers = b""
+    for name, value in ((kind, event_type), (":message-type", message_type)):
+        headers += (
+            bytes([len(name)])
+            + name.encode()
+            + b"\x07"
+            + struct.pack(">H", len(value))
+            + value.encode()
+        )
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack(">II", total, len(headers))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    message = prelude + headers + body
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def test_ollama_chat_thinking_and_tool_calls() -> None:
+    data = ndjson(
+        {
+            "model": "qwen3",
+            "message": {"role": "assistant", "content": "", "thinking": "Let me see."},
+            "done": False,
+        },
+        {
+            "model": "qwen3",
+            "message": {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+                ],
+            },
+            "done": False,
+        },
+        {
+            "model": "qwen3",
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "stop",
+            "prompt_eval_count": 5,
+            "eval_count": 9,
+        },
+    )
+    events, outcome = normalize(data)
+    got = fold(events)
+    assert got["reasoning"] == "Let me see."
+    assert got["tool_calls"] == [
+        {"id": None, "name": "get_weather", "arguments": {"city": "Paris"}}
+    ]
+    assert got["usage"] == {"input_tokens": 5, "output_tokens": 9}
+    assert events[0] == {"type": "start", "provider": "ollama", "model": "qwen3"}
+    assert events[-1] == {"type": "done", "finish_reason": "stop"}
+    assert outcome.errors == outcome.truncated == 0
+
+
+def test_ollama_line_cut_at_the_end_is_the_cut_not_an_error() -> None:
+    data = ndjson({"model": "m", "response": "Hi", "done": False}) + b'{"model":"m","resp'
+    events, outcome = normalize(data)
+    assert types(events) == ["start", "delta", "error"] and events[-1]["code"] == TRUNCATED
+    assert outcome.errors == 0 and outcome.truncated == 1
+
+
+def test_bedrock_tool_use_usage_and_stop() -> None:
+    data = b"".join(
+        [
+            frame("messageStart", {"role": "assistant"}),
+            frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Checking."}}),
+            frame("contentBlockStop", {"contentBlockIndex": 0}),
+            frame(
+                "contentBlockStart",
+                {
+                    "contentBlockIndex": 1,
+                    "start": {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather"}},
+                },
+            ),
+            frame(
+                "contentBlockDelta",
+                {"contentBlockIndex": 1, "delta": {"toolUse": {"input": '{"city":'}}},
+            ),
+            frame(
+                "contentBlockDelta",
+                {"contentBlockIndex": 1, "delta": {"toolUse": {"input": ' "Paris"}'}}},
+            ),
+            frame("contentBlockStop", {"contentBlockIndex": 1}),
+            frame("messageStop", {"stopReason": "tool_use"}),
+            frame(
+                "metadata", {"usage": {"inputTokens": 10, "outputTokens": 20, "totalTokens": 30}}
+            ),
+        ]
+    )
+    events, outcome = normalize(data)
+    got = fold(events)
+    assert got["text"] == "Checking."
+    assert got["tool_calls"] == [
+        {"id": "tooluse_1", "name": "get_weather", "arguments": {"city": "Paris"}}
+    ]
+    assert got["usage"] == {"input_tokens": 10, "output_tokens": 20}
+    assert events[-2:] == [
+        {"type": "usage", "input_tokens": 10, "output_tokens": 20},
+        {"type": "done", "finish_reason": "tool_use"},
+    ]
+    # In any chunking, byte by byte included.
+    assert normalize(data, chunks=[data[i : i + 1] for i in range(len(data))])[0] == events
+    assert outcome.errors == outcome.truncated == 0
+
+
+def test_bedrock_exception_frame_is_an_error() -> None:
+    data = frame("messageStart", {"role": "assistant"}) + frame(
+        "throttlingException", {"message": "Too many requests"}, "exception"
+    )
+    events, outcome = normalize(data)
+    assert events[-2] == {
+        "type": "error",
+        "message": "Too many requests",
+        "code": "throttlingException",
+    }
+    assert events[-1] == {"type": "done", "finish_reason": None}
+    assert outcome.errors == 1
+
+
+def test_bedrock_corrupt_frame_stops_with_exit_3() -> None:
+    good = frame("messageStart", {"role": "assistant"})
+    bad = bytearray(frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "x"}}))
+    bad[-6] ^= 0xFF  # a payload byte: the message CRC no longer matches
+    proc = run_ssechat(["parse-sse"], good + bytes(bad))
+    assert proc.returncode == 3
+    assert b"message CRC" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_bedrock_cut_inside_its_first_frame_is_exit_3() -> None:
+    data = frame("messageStart", {"role": "assistant"})
+    proc = run_ssechat(["parse-sse"], data[:-5])
+    assert proc.returncode == 3 and b"first frame (truncated)" in proc.stderr
+
+
+def test_tgi_details_give_the_finish_reason_and_usage() -> None:
+    token = '{"index":%d,"token":{"id":1,"text":"%s","logprob":-0.1,"special":%s},"generated_text":%s,"details":%s}'
+    data = sse(
+        (None, token % (1, "Hello", "false", "null", "null")),
+        (
+            None,
+            token
+            % (
+                2,
+                "</s>",
+                "true",
+                '"Hello"',
+                '{"finish_reason":"eos_token","generated_tokens":2,"seed":null,"input_length":7}',
+            ),
+        ),
+    )
+    events, _ = normalize(data)
+    assert fold(events) == {
+        "text": "Hello",
+        "reasoning": "",
+        "tool_calls": [],
+        "finish_reason": "eos_token",
+        "usage": {"input_tokens": 7, "output_tokens": 2},
+        "error": None,
+    }
+
+
+def test_llamacpp_old_server_stop_booleans_name_the_reason() -> None:
+    data = sse(
+        (None, '{"content":"Hi","stop":false,"slot_id":0,"multimodal":false}'),
+        (
+            None,
+            '{"content":"","stop":true,"stopped_eos":false,"stopped_limit":true,"stopped_word":false,"tokens_evaluated":3,"tokens_predicted":1}',
+        ),
+    )
+    events, _ = normalize(data)
+    assert events[-1] == {"type": "done", "finish_reason": "limit"}
+    assert fold(events)["usage"] == {"input_tokens": 3, "output_tokens": 1}
+
+
+def test_dashscope_incremental_output_and_an_error_event() -> None:
+    result = '{"output":{"choices":[{"message":{"content":"%s","role":"assistant"},"finish_reason":"%s"}]},"request_id":"r1"}'
+    data = sse(
+        ("result", result % ("Hel", "null")),
+        ("result", result % ("lo", "null")),
+        ("result", result % ("", "stop")),
+    )
+    events, _ = normalize(data)
+    assert fold(events)["text"] == "Hello" and events[-1]["finish_reason"] == "stop"
+    error = sse(
+        (
+            "error",
+            '{"code":"InvalidParameter","message":"Range of input length should be [1, 30720]","request_id":"r2"}',
+        )
+    )
+    events, outcome = normalize(error)
+    assert events[0]["provider"] == "dashscope"
+    assert (
+        fold(events)["error"] == "Range of input length should be [1, 30720]"
+        and outcome.errors == 1
+    )
+
+
+def test_dashscope_cumulative_reasoning_and_tool_arguments_become_deltas() -> None:
+    chunk = '{"output":{"choices":[{"message":{"role":"assistant","content":"","reasoning_content":"%s","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"%s"}}]},"finish_reason":"%s"}]},"request_id":"r"}'
+    data = sse(
+        ("result", chunk % ("Think", '{\\"a\\"', "null")),
+        ("result", chunk % ("Thinking", '{\\"a\\": 1}', "tool_calls")),
+    )
+    events, _ = normalize(data)
+    got = fold(events)
+    assert got["reasoning"] == "Thinking"
+    assert got["tool_calls"] == [{"id": "call_1", "name": "f", "arguments": {"a": 1}}]
+
+
+def test_vercel_ui_tool_input_and_reasoning() -> None:
+    data = sse(
+        (None, '{"type":"start","messageId":"m1"}'),
+        (None, '{"type":"reasoning-delta","id":"r","delta":"Hmm."}'),
+        (None, '{"type":"tool-input-start","toolCallId":"c1","toolName":"weather"}'),
+        (None, '{"type":"tool-input-delta","toolCallId":"c1","inputTextDelta":"{\\"city\\":"}'),
+        (
+            None,
+            '{"type":"tool-input-available","toolCallId":"c1","toolName":"weather","input":{"city":"Oslo"}}',
+        ),
+        (None, '{"type":"finish","finishReason":"tool-calls"}'),
+        (None, "[DONE]"),
+    )
+    events, outcome = normalize(data)
+    got = fold(events)
+    assert got["reasoning"] == "Hmm." and got["finish_reason"] == "tool-calls"
+    assert got["tool_calls"] == [{"id": "c1", "name": "weather", "arguments": {"city": "Oslo"}}]
+    assert events[0] == {"type": "start", "provider": "vercel-ui", "id": "m1"}
+    assert outcome.errors == outcome.bad_calls == 0
+
+
+def test_dify_agent_and_workflow_streams() -> None:
+    agent = sse(
+        (
+            None,
+            '{"event": "agent_thought", "id": "t1", "position": 1, "thought": "", "tool": "search", "tool_input": "{\\"q\\": \\"x\\"}"}',
+        ),
+        (None, '{"event": "agent_message", "answer": "Found it."}'),
+        (
+            None,
+            '{"event": "message_end", "metadata": {"usage": {"prompt_tokens": 3, "completion_tokens": 4}}}',
+        ),
+        (None, '{"event": "tts_message_end", "audio": ""}'),
+    )
+    events, outcome = normalize(agent)
+    assert fold(events)["tool_calls"] == [{"id": "t1", "name": "search", "arguments": {"q": "x"}}]
+    assert fold(events)["text"] == "Found it." and types(events).count("start") == 1
+    workflow = sse(
+        (None, '{"event": "workflow_started", "data": {}}'),
+        (None, '{"event": "text_chunk", "data": {"text": "Done"}}'),
+        (None, '{"event": "workflow_finished", "data": {"status": "succeeded"}}'),
+    )
+    events, outcome = normalize(workflow)
+    assert fold(events)["text"] == "Done" and events[-1] == {
+        "type": "done",
+        "finish_reason": "succeeded",
+    }
+    failed = sse(
+        (None, '{"event": "error", "status": 400, "code": "invalid_param", "message": "bad input"}')
+    )
+    events, outcome = normalize(failed)
+    assert fold(events)["error"] == "bad input" and outcome.errors == 1
+
+
+def test_cloudflare_replicate_error_events() -> None:
+    events, outcome = normalize(
+        sse(
+            ("output", "Once"),
+            ("error", '{"detail": "out of memory"}'),
+            ("done", '{"reason": "error"}'),
+        )
+    )
+    assert fold(events)["error"] == "out of memory" and events[-1]["finish_reason"] == "error"
+    events, outcome = normalize(
+        sse(
+            (None, '{"response":"Hi"}'),
+            (None, '{"response":"","errors":[{"message":"capacity","code":3040}]}'),
+        )
+    )
+    assert events[-1] == {"type": "done", "finish_reason": None} and outcome.errors == 1
+
+
+def test_tgi_chat_without_done_needs_the_finish_chunk() -> None:
+    chunk = '{"id":"","object":"text_completion","model":"m","system_fingerprint":"2.0.1-sha-2d0a717","choices":[{"index":0,"delta":{"role":"assistant","content":"%s"},"finish_reason":%s}]}'
+    whole = sse((None, chunk % ("Hi", "null")), (None, chunk % ("</s>", '"eos_token"')))
+    assert normalize(whole)[0][-1] == {"type": "done", "finish_reason": "eos_token"}
+    cut = sse((None, chunk % ("Hi", "null")))
+    assert normalize(cut)[0][-1]["code"] == TRUNCATED
+    # A newer TGI labels its chunks right; its fingerprint still tells.
+    newer = whole.replace(b'"text_completion"', b'"chat.completion.chunk"').replace(
+        b"2.0.1", b"2.1.1"
+    )
+    assert normalize(newer)[0][-1] == {"type": "done", "finish_reason": "eos_token"}
+    # OpenAI itself still needs [DONE] after the finish chunk.
+    openai = whole.replace(b'"text_completion"', b'"chat.completion.chunk"').replace(
+        b'"2.0.1-sha-2d0a717"', b'"fp_1"'
+    )
+    assert normalize(openai)[0][-1]["code"] == TRUNCATED
