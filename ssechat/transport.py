@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ssechat.errors import HTTPStatusError, InputError, NetworkError, StreamTimeoutError
 from ssechat.providers import Request
+from ssechat.redact import redact_path
 
 if TYPE_CHECKING:
     import requests
@@ -642,7 +643,8 @@ class Loop:
         try:
             while True:
                 if self.log:
-                    self.log(f"> {request.method} {request.url} (attempt {retry + 1})")
+                    url = redact_path(request.url)
+                    self.log(f"> {request.method} {url} (attempt {retry + 1})")
                 try:
                     stream = open_stream(
                         session, request, self.timeouts, deadline=deadline, clock=self.clock

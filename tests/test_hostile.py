@@ -7,12 +7,14 @@ Every case runs with a recognisable fake key and checks that no piece of it
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import json_lines, run_ssechat
+from tests.conftest import json_lines, run_ssechat, ssechat_command
 from tests.hostile_server import HostileServer
 
 KEY = "sk-proj-HOSTILEkey0123456789abcdefghijLEAKCHECK"
@@ -102,3 +104,47 @@ def test_a_thirty_kb_error_body_and_a_forty_kb_error_event_end_at_once() -> None
         result = send(server.url, timeout=20)
     assert result.returncode == 3
     assert len(result.stderr) < 6000
+
+
+def test_debug_hides_secret_headers_by_the_log_requests_rule() -> None:
+    with HostileServer("length") as server:
+        result = send(
+            server.url,
+            "--debug",
+            "-H",
+            "Cookie: session=cookie-value-123456",
+            "-H",
+            "X-Access-Code: door-code-12345678",
+        )
+    assert result.returncode == 0, result.stderr
+    assert b"> Cookie: ***" in result.stderr and b"> X-Access-Code: ***" in result.stderr
+    assert b"cookie-value" not in result.stderr and b"door-code" not in result.stderr
+    assert server.requests[0].headers["x-access-code"] == "door-code-12345678"
+    assert_no_key(result)
+
+
+def test_a_stream_error_code_with_terminal_escapes_is_shown_escaped() -> None:
+    error = {"error": {"message": "overloaded", "code": "\x1b]0;owned\x07\x1b[2J", "type": "x"}}
+    event = b"data: " + json.dumps(error).encode() + b"\n\n"
+    with HostileServer("length", {"events": [event]}) as server:
+        result = send(server.url)
+    assert result.returncode == 3, result.stderr
+    assert b"retry 1" in result.stderr
+    assert b"\x1b" not in result.stderr and b"\x07" not in result.stderr
+    assert b"\\x1b]0;owned" in result.stderr
+
+
+def test_a_closed_stdout_fails_like_cat() -> None:
+    """`ssechat send ... >&-`: exit 1 with a message, not 0 with the answer thrown away."""
+    with HostileServer("length") as server:
+        command = [*ssechat_command(), "send", "--base-url", server.url, "hi"]
+        result = subprocess.run(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **ENV},
+            preexec_fn=lambda: os.close(1),
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert b"Bad file descriptor: stdout" in result.stderr

@@ -783,7 +783,7 @@ def test_debug_output_never_shows_the_key(tmp_path: Path) -> None:
     with replay(tmp_path, OPENAI, faults=("status=401",)) as server:
         result = send(server.url, "--debug", "hi")
     assert result.returncode == 4
-    assert b"Authorization: [REDACTED]" in result.stderr
+    assert b"Authorization: Bearer ***" in result.stderr
     assert_no_secret(result, server.log)
 
 

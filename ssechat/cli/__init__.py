@@ -9,6 +9,7 @@ and a traceback only with `--debug` (or SSECHAT_DEBUG=1).
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import signal
@@ -78,17 +79,8 @@ def _print_traceback(env: Environment) -> None:
     traceback.print_exc(file=env.stderr_text)
 
 
-# Messages carry text from the input (a provider's error message): its
-# control characters must neither drive the terminal (escape sequences) nor
-# break the one-line rule, so they are shown escaped (line ends as spaces).
-_ONE_LINE = {
-    code: " " if code in (9, 10, 13) else f"\\x{code:02x}"
-    for code in (*range(0x20), *range(0x7F, 0xA0))
-}
-
-
 def _error(env: Environment, message: str) -> None:
-    env.error(f"ssechat: {message.translate(_ONE_LINE)}")
+    env.error(f"ssechat: {message}")  # escaped to one line by env
 
 
 def _reopen_closed_std_streams() -> None:
@@ -96,14 +88,17 @@ def _reopen_closed_std_streams() -> None:
 
     Python then has no sys.stdin (or stdout, stderr), and the next file
     opened (a --save capture) would take the free descriptor. Each closed
-    one is opened on /dev/null: a closed stdin reads as empty input.
+    one is opened on /dev/null: a closed stdin reads as empty input. A closed
+    stdout is opened read-only, so that writing to it fails (EBADF) as cat's
+    does, instead of the output vanishing with exit 0.
     """
     for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
         if getattr(sys, name) is None:
             try:
                 os.fstat(fd)
             except OSError:
-                null = os.open(os.devnull, os.O_RDONLY if mode == "r" else os.O_WRONLY)
+                flags = os.O_RDONLY if mode == "r" or fd == 1 else os.O_WRONLY
+                null = os.open(os.devnull, flags)
                 if null != fd:
                     os.dup2(null, fd)
                     os.close(null)
@@ -154,7 +149,10 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     except OSError as exc:
         if env.debug:
             _print_traceback(env)
-        _error(env, f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        where = f": {exc.filename}" if exc.filename else ""
+        if exc.errno == errno.EBADF and not where:
+            where = ": stdout"  # a closed stdout (`>&-`): cat says "write error"
+        _error(env, f"error: {exc.strerror or exc}{where}")
         # stdout was flushed above: what is still pending could not be written
         # (a full disk). Without this, Python's own flush at exit fails again
         # and prints "Exception ignored ... OSError" and exits 120.

@@ -21,6 +21,15 @@ FLUSH_POLICIES: Final = ("auto", "event", "never")
 
 EXAMPLES_HEADING = "\b\nExamples:\n"
 
+# Messages carry text from the input (a provider's error message, a stream's
+# error code, a request path): its control characters must neither drive the
+# terminal (escape sequences) nor break the one-line rule, so every stderr
+# line is shown escaped (line ends as spaces).
+ONE_LINE: Final = {
+    code: " " if code in (9, 10, 13) else f"\\x{code:02x}"
+    for code in (*range(0x20), *range(0x7F, 0xA0))
+}
+
 
 def _isatty(stream: IO[Any]) -> bool:
     try:
@@ -78,7 +87,7 @@ class Environment:
             self._line(message)
 
     def _line(self, message: str) -> None:
-        click.echo(message, file=self.stderr_text)
+        click.echo(message.translate(ONE_LINE), file=self.stderr_text)
 
 
 def get_env(ctx: click.Context | None = None) -> Environment:

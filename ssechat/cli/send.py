@@ -172,6 +172,7 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
     CA bundles come from HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE.
     """
     from ssechat import keys, providers, send
+    from ssechat.redact import redact_header
 
     modes = [m for m in ("text_mode", "events_mode", "raw_mode", "summary_mode") if opts[m]]
     if len(modes) > 1:
@@ -199,14 +200,16 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
         provider.key_env,
         keys.KeySource(opts["api_key_env"], opts["api_key_file"], opts["api_key_cmd"]),
     )
+    headers = tuple(providers.parse_header(h) for h in opts["headers"])
     request = providers.build_request(
         provider.name,
         prompt_obj,
         key,
         base_url=providers.base_url_for(provider, opts["base_url"], os.environ),
-        headers=tuple(providers.parse_header(h) for h in opts["headers"]),
+        headers=headers,
     )
-    secrets = [key]
+    # -H values named as secrets (X-Access-Code, Cookie) are kept out of output as the key is.
+    secrets = [key, *(value for name, value in headers if redact_header(name, value) != value)]
     redact = keys.Redactor(secrets)
 
     def notice(message: str) -> None:
@@ -215,10 +218,9 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
     def log(message: str) -> None:
         env.error(f"ssechat: debug: {redact(message)}")
 
-    if env.debug:
+    if env.debug:  # the rule of replay --log-requests: secrets by name and by look
         for name, value in request.headers.items():
-            shown = "[REDACTED]" if name in request.secret_headers else value
-            log(f"> {name}: {shown}")
+            log(f"> {name}: {redact_header(name, value)}")
 
     out = env.stdout
     flush_each = FlushPolicy(opts["flush"]).flushes_each_event(input_is_regular_file=False)
