@@ -228,7 +228,8 @@ def test_parse_a_live_requests_body(served_capture: str) -> None:
 
 
 def test_parse_a_live_httpx_body(served_capture: str) -> None:
-    httpx = pytest.importorskip("httpx")  # a dependency of openai, in the test extra
+    import httpx  # a dependency of openai, in the test extra
+
     with httpx.stream("POST", served_capture + "/v1/chat/completions", timeout=10) as r:
         got = list(ssechat.parse(r.iter_bytes()))
     assert got == list(ssechat.parse(TOOLS))
