@@ -35,7 +35,13 @@ from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
 from ssechat.dialects.base import MALFORMED, Dialect, as_dict, loads
 from ssechat.inputs import InputDecoder
-from ssechat.normalized import EventSink, NormalizedEvent, error_event, raw_event_line
+from ssechat.normalized import (
+    TRUNCATED,
+    EventSink,
+    NormalizedEvent,
+    error_event,
+    raw_event_line,
+)
 from ssechat.sse import (
     DEFAULT_MAX_EVENT_BYTES,
     Comment,
@@ -158,25 +164,62 @@ class Pipeline:
                 if self._body is not None:
                     self._keep_body(rest)
                 self._items(self.decoder.feed(rest))
-        self._items(self.decoder.close())
+        tail = self.decoder.close()
+        cut = self.decoder.ended_inside_event and self._is_cut(tail)
+        began = False  # the cut event began a response (JSON, not `[DONE]`)
+        if cut:
+            text = tail.pop().data.lstrip()  # type: ignore[union-attr]
+            began = text[:1] == "{" or (text[:1] == "[" and not "[DONE]".startswith(text))
+        self._items(tail)
         outcome = self.outcome
         if self.dialect is None and not self.raw_mode:
             if self._pending:
                 self._fall_back(None)
-            elif self.decoder.events_dispatched == 0:
+            elif self.decoder.events_dispatched == 0 and not cut:
                 self._no_events()
-        if self.dialect is not None:
+        dialect = self.dialect
+        if dialect is not None:
+            truncated = dialect.truncated
             out: list[NormalizedEvent] = []
-            self.dialect.close(out)
+            dialect.close(out, cut=cut)
             self._emit(out)
-            dialect = self.dialect
+            began = began and dialect.truncated == truncated  # else said already
             outcome.dialect = dialect.name
             outcome.responses = dialect.responses
             outcome.errors += dialect.errors
-            outcome.truncated = dialect.truncated
+            outcome.truncated += dialect.truncated
             outcome.bad_calls = dialect.bad_calls
             outcome.first_error = outcome.first_error or dialect.first_error
+        if began:
+            # Cut inside an event that no open response was waiting for (the
+            # first event of the next response, or of an unknown stream).
+            outcome.truncated += 1
+            self._emit([error_event("the input ended inside an event (truncated)", TRUNCATED)])
         return outcome
+
+    def _is_cut(self, tail: list[Item]) -> bool:
+        """Whether the event dispatched at the end of input is a cut-off part of one.
+
+        The decoder dispatches an event left without its blank line (saved
+        captures often lack it). When its data is not whole JSON (nor the
+        `[DONE]` marker), the input was cut inside it: that event is the cut
+        itself, dropped (never reported as invalid JSON), and the open
+        response is truncated.
+        A stream that no dialect reads may carry plain text: only what began
+        as JSON counts there.
+        """
+        if not tail or type(tail[-1]) is not Event:
+            return False
+        text = tail[-1].data.strip()
+        if text == "[DONE]":
+            return False
+        if (self.dialect is None or self.raw_mode) and text[:1] not in ("{", "["):
+            return False
+        try:
+            loads(text)
+        except ValueError:
+            return True
+        return False
 
     # -- the event loop ----------------------------------------------------------
 

@@ -159,6 +159,10 @@ class Decoder:
         self.lines_seen = 0
         self.field_lines_seen = 0
         self.events_dispatched = 0
+        # Set by close(): the input ended inside an event (an unterminated line,
+        # or fields with no blank line after them). The event dispatched at EOF,
+        # if any, is then the last item close() returns.
+        self.ended_inside_event = False
 
     # -- public API -------------------------------------------------------
 
@@ -195,6 +199,7 @@ class Decoder:
             self._partial_len = 0
             self.lines_seen += 1
             self._process_lines([line], items)
+        self.ended_inside_event = bool(self._data or self._event_type)
         if self.dispatch_at_eof:
             self._dispatch(items)
         self._reset_event()

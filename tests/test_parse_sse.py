@@ -108,6 +108,28 @@ def test_truncated_stream_is_exit_3_unless_allowed() -> None:
     assert allowed.returncode == 0 and allowed.stdout == proc.stdout
 
 
+def test_cuts_inside_events_through_the_installed_command() -> None:
+    """A sample of the in-process cut property (tests/test_pipeline.py), as a user runs it."""
+    from tests.test_pipeline import CUTTABLE, cut_range
+
+    for name, data in CUTTABLE[:: max(1, len(CUTTABLE) // 8)]:
+        first, end = cut_range(data)
+        for offset in (first + 1, (first + end) // 2, end - 1):
+            proc = run_ssechat(["parse-sse"], data[:offset])
+            lines = json_lines(proc.stdout)
+            assert proc.returncode == 3, (name, offset, proc.stderr)
+            assert lines[-1]["code"] == "truncated", (name, offset)
+            assert all(line["type"] != "done" for line in lines), (name, offset)
+            assert b"truncated" in proc.stderr and b"Traceback" not in proc.stderr
+            allowed = run_ssechat(["parse-sse", "--allow-truncated"], data[:offset])
+            assert allowed.returncode == 0 and allowed.stdout == proc.stdout
+    # The issue's example: a tool call cut inside an event is not a repaired call.
+    proc = run_ssechat(["parse-sse"], TOOLS.read_bytes()[:1500])
+    call = [line for line in json_lines(proc.stdout) if line["type"] == "tool_call"][-1]
+    assert call["error"] == "incomplete" and "repaired" not in call
+    assert proc.returncode == 3 and json_lines(proc.stdout)[-1]["code"] == "truncated"
+
+
 def test_error_event_in_the_stream_is_exit_3_with_the_events_kept() -> None:
     data = ANTHROPIC.read_bytes()
     cut = data[: data.index(b"event: content_block_stop")]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -270,3 +272,133 @@ def test_a_read_of_common_deltas_reaches_the_dialect_as_data(monkeypatch: Any) -
     assert text == "".join(
         [*(f"a{i} é" for i in range(20)), *(f"{c}{i} ü" for c in "bc" for i in range(200))]
     )
+
+
+# -- the end of a response, exactly (DESIGN.md section 3) -----------------------
+
+_BLANK = re.compile(rb"(?:\r\n|\n|\r){2}")
+_LINE_END = re.compile(rb"[\r\n]")
+
+
+def _complete_streams() -> list[tuple[str, bytes]]:
+    path = CONFORMANCE / "providers" / "streams.jsonl"
+    streams = [(p.name, p.read_bytes()) for p in sorted(EXAMPLES.glob("*.sse"))]
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            case = json.loads(line) if line.strip() else None
+            if case and case["complete"] and not case["expected"].get("error"):
+                streams.append((case["name"], case_input(case)))
+    return streams
+
+
+def cut_range(data: bytes) -> tuple[int, int]:
+    """Where a cut is one: after the first event, before the end marker is whole.
+
+    The end marker is the last event's data (`[DONE]`, message_stop,
+    response.completed...), but for Coze, whose chat ends at
+    conversation.chat.completed (the `done` event after it adds nothing),
+    and for Gemini, which has none: the chunk with the first `finishReason`.
+    A cut at or after the returned end leaves the marker whole (at most its
+    blank line is missing).
+    """
+    first = _BLANK.search(data)
+    assert first is not None
+    marker = data.find(b'"finishReason"')
+    chat = data.rfind(b"conversation.chat.completed\n")
+    if chat >= 0:
+        marker = data.index(b"data:", chat)
+    if marker >= 0:
+        end = _LINE_END.search(data, marker)
+        return first.end(), end.start() if end else len(data)
+    return first.end(), len(data.rstrip())
+
+
+def _calls(events: list[NormalizedEvent]) -> dict[Any, Any]:
+    return {e["index"]: e["arguments"] for e in events if e["type"] == "tool_call"}
+
+
+def assert_honest_cut(
+    events: list[NormalizedEvent], outcome: Outcome, whole: list[NormalizedEvent]
+) -> None:
+    """A cut input: the truncated error last, no done, no call passed off as whole."""
+    assert events[-1]["type"] == "error" and events[-1]["code"] == "truncated", events[-3:]
+    assert outcome.truncated >= 1
+    assert all(e["type"] != "done" for e in events)
+    assert all(e.get("code") != "invalid_json" for e in events)
+    whole_calls = _calls(whole)
+    for event in events:
+        if event["type"] == "tool_call" and "error" not in event:
+            assert event["arguments"] == whole_calls[event["index"]], event
+
+
+STREAMS = _complete_streams()
+CUTTABLE = [(name, data) for name, data in STREAMS if cut_range(data)[1] > cut_range(data)[0]]
+
+
+@pytest.mark.parametrize(("name", "data"), STREAMS, ids=[name for name, _ in STREAMS])
+def test_every_cut_before_the_end_marker_is_truncated(name: str, data: bytes) -> None:
+    whole, outcome, _ = run(data)
+    assert whole.events[-1]["type"] == "done" and outcome.truncated == 0
+    first, end = cut_range(data)
+    # Every offset of a short stream; of a long one, every 7th and the bytes
+    # around each event boundary and line end (inside a CRLF, just before LF).
+    offsets = set(range(first, end, 1 if end - first < 3000 else 7))
+    for match in _LINE_END.finditer(data, first, end):
+        offsets.update(range(max(first, match.start() - 2), min(end, match.end() + 2)))
+    for offset in sorted(offsets):
+        cut, cut_outcome, _ = run(data[:offset])
+        assert_honest_cut(cut.events, cut_outcome, whole.events)
+    # The marker whole: complete, up to the end, or (Gemini, whose response
+    # may go on after a finish reason) at each boundary between events after it.
+    ends = [m.start() for m in _BLANK.finditer(data, end)] + [
+        m.end() for m in _BLANK.finditer(data, end)
+    ]
+    for offset in {*range(len(data.rstrip()), len(data) + 1), *ends}:
+        rest, rest_outcome, _ = run(data[:offset])
+        assert rest.events[-1]["type"] == "done" and rest_outcome.truncated == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=st.sampled_from(CUTTABLE), where=st.floats(0, 1, exclude_max=True), data=st.data())
+def test_a_cut_read_by_read_is_the_same_cut(
+    stream: tuple[str, bytes], where: float, data: st.DataObject
+) -> None:
+    """Cut anywhere, fed in any reads: truncated, and as the cut fed whole."""
+    _, whole_bytes = stream
+    first, end = cut_range(whole_bytes)
+    cut = whole_bytes[: first + int((end - first) * where)]
+    points = sorted(data.draw(st.lists(st.integers(0, len(cut)), max_size=8)))
+    chunks = [cut[a:b] for a, b in zip([0, *points], [*points, len(cut)], strict=True)]
+    events, outcome, _ = run(cut, chunks)
+    assert_honest_cut(events.events, outcome, run(whole_bytes)[0].events)
+    assert events.events == run(cut)[0].events
+
+
+def test_a_cut_inside_a_utf8_sequence_is_truncated() -> None:
+    data = (
+        'data: {"choices":[{"index":0,"delta":{"content":"星期三"}}]}\n\n'
+        'data: {"choices":[{"index":0,"delta":{"content":"雨"}}]}\n\n'
+        "data: [DONE]\n\n"
+    ).encode()
+    second = data.index("雨".encode())
+    for offset in range(second, second + 3):
+        sink, outcome, _ = run(data[:offset])
+        assert sink.events[-1]["code"] == "truncated" and outcome.truncated == 1
+
+
+def test_a_cut_in_the_first_event_of_the_next_response_is_truncated() -> None:
+    sink, outcome, _ = run(OPENAI + OPENAI[:40])
+    kinds = [e["type"] for e in sink.events]
+    assert kinds.count("done") == 1 and kinds[-1] == "error" and outcome.truncated == 1
+    only, outcome, _ = run(OPENAI[:40])  # nothing whole at all
+    assert only.events[-1]["code"] == "truncated" and outcome.truncated == 1 and not only.lines
+
+
+def test_a_capture_without_its_last_blank_line_is_complete() -> None:
+    for data in (OPENAI, ANTHROPIC):
+        for end in (b"\n", b""):
+            sink, outcome, _ = run(data.rstrip() + end)
+            assert sink.events[-1]["type"] == "done" and outcome.truncated == 0
+    plain = b"data: hello\n\ndata: world"  # no dialect: plain text is not a cut
+    sink, outcome, _ = run(plain)
+    assert len(sink.lines) == 2 and outcome.truncated == 0

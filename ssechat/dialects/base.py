@@ -55,7 +55,12 @@ def loads(data: str) -> Any:
     try:
         return _loads(data)
     except _JSONDecodeError:
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError:
+            # orjson refuses JSON nested past 1024 levels; so does this, as
+            # invalid JSON, never a crash.
+            raise ValueError("JSON nested too deeply") from None
 
 
 # -- the template fast path ------------------------------------------------------
@@ -206,6 +211,9 @@ class Dialect:
         self.finish_reason: Any = None
         self.usage: dict[str, Any] | None = None
         self.calls: dict[Any, ToolCall] = {}  # open tool calls, by the dialect's key
+        # Closed calls whose arguments do not parse, until the finish reason says
+        # whether they were cut off (length) or only need repair.
+        self.held: list[tuple[ToolCall, str]] = []
         # Over the whole input, for the exit status:
         self.responses = 0
         self.errors = 0  # error events (not counting truncation)
@@ -267,10 +275,14 @@ class Dialect:
             "malformed",
         )
 
-    def close(self, out: list[NormalizedEvent]) -> None:
-        """End of input: a response still open is truncated (or ends, see below)."""
+    def close(self, out: list[NormalizedEvent], *, cut: bool = False) -> None:
+        """End of input: a response still open is truncated (or ends, see below).
+
+        `cut`: the input ended inside an event, so even a response that may
+        end with the input (Gemini's, after a finish reason) was cut short.
+        """
         if self.open:
-            self.end(out, complete=self.errored or self.complete_at_eof())
+            self.end(out, complete=not cut and (self.errored or self.complete_at_eof()))
 
     def resume(self) -> None:
         """The open response goes on in a new stream (`send`'s continuation).
@@ -302,6 +314,7 @@ class Dialect:
         self.finish_reason = None
         self.usage = None
         self.calls = {}
+        self.held = []
         self.responses += 1
         out.append(start_event(self.name, model, response_id))
 
@@ -309,10 +322,14 @@ class Dialect:
         """The response is over: pending calls, usage, then `done` (or truncation)."""
         if not self.open:
             return
-        cut = not complete or self.finish_reason in self.cut_off_reasons
+        # Cut off: by the end of input, by an error, or by the model's length limit.
+        cut = not complete or self.errored or self.finish_reason in self.cut_off_reasons
         blame = complete and not self.errored  # else truncation or the error explains it
-        for key in list(self.calls):
-            self.finish_call(out, key, cut_off=cut, blame=blame)
+        held, self.held = self.held, []
+        held += [(call, call.raw) for call in self.calls.values()]
+        self.calls = {}
+        for call, raw in held:
+            self.emit_call(out, call, raw, cut_off=cut, blame=blame)
         if self.usage is not None:
             out.append({"type": "usage", **self.usage})
         if complete:
@@ -327,7 +344,6 @@ class Dialect:
         self.open = False
         self.errored = False
         self.resuming = False
-        self.calls = {}
 
     def error(self, out: list[NormalizedEvent], message: Any, code: Any = None) -> None:
         """An error reported by the provider inside the stream."""
@@ -388,11 +404,17 @@ class Dialect:
 
         `raw`, when given, is the provider's authoritative full argument
         string (Responses `.done` events), used in place of the fragments.
+        Arguments that do not parse wait for the end of the response (`held`):
+        only its finish reason tells a cut-off call from one to repair.
         """
         call = self.calls.pop(key, None)
         if call is None:
             return
-        self.emit_call(out, call, call.raw if raw is None else raw, cut_off=cut_off, blame=blame)
+        text = call.raw if raw is None else raw
+        if not (cut_off or call.custom or _whole(text)):
+            self.held.append((call, text))
+            return
+        self.emit_call(out, call, text, cut_off=cut_off, blame=blame)
 
     def emit_call(
         self,
@@ -418,8 +440,14 @@ class Dialect:
         }
         if call.choice:
             event["choice"] = call.choice
-        if parsed or call.custom:
-            event["arguments"] = value if parsed else raw
+        if parsed:
+            event["arguments"] = value
+        elif call.custom:
+            event["arguments"] = raw  # free-form input: complete only when closed
+            if cut_off:
+                event["error"] = INCOMPLETE
+                if blame:
+                    self.bad_calls += 1
         elif cut_off:
             # Never repaired: only a document that parses as it stands (an
             # object or array is closed, so it cannot be a cut-off prefix).
@@ -446,6 +474,14 @@ class Dialect:
                 if repaired:
                     event["repaired"] = True
         out.append(event)
+
+
+def _whole(raw: str) -> bool:
+    """Whether tool-call arguments are a whole JSON object or array as they stand."""
+    try:
+        return isinstance(_loads(raw), (dict, list))
+    except _JSONDecodeError:
+        return False
 
 
 def usage_event_fields(
