@@ -1032,3 +1032,122 @@ def test_anthropic_template_serves_the_common_deltas() -> None:
     assert dialect.template_hits == 298
     assert fold(sink.events)["text"] == "".join(f' w{i} \\ " é' for i in range(300))
     assert sink.events == reference_events(data, "anthropic")
+
+
+# -- tool calls never pass as executable when cut (DESIGN.md section 3) -----------
+
+TOOL_START = '{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t1","name":"write","input":{}}}'
+
+
+def test_anthropic_max_tokens_after_content_block_stop_is_incomplete() -> None:
+    """The order the API uses: the block stops, then message_delta says max_tokens."""
+    events, outcome = normalize(
+        anthropic_stream(
+            START,
+            TOOL_START,
+            '{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta",'
+            '"partial_json":"{\\"path\\":\\"notes.txt\\",\\"content\\":\\"abc"}}',
+            '{"type":"content_block_stop","index":0}',
+            '{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":2}}',
+            '{"type":"message_stop"}',
+        )
+    )
+    call = next(e for e in events if e["type"] == "tool_call")
+    assert call["arguments"] == '{"path":"notes.txt","content":"abc'
+    assert call["error"] == INCOMPLETE and "repaired" not in call
+    assert events[-1] == {"type": "done", "finish_reason": "max_tokens"}
+    assert outcome.bad_calls == 1
+
+
+def test_arguments_that_do_not_parse_wait_for_the_finish_then_are_repaired() -> None:
+    events, outcome = normalize(
+        anthropic_stream(
+            START,
+            TOOL_START,
+            '{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta",'
+            "\"partial_json\":\"{'path': 'a.txt',}\"}}",
+            '{"type":"content_block_stop","index":0}',
+            '{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":2}}',
+            '{"type":"message_stop"}',
+        )
+    )
+    call = next(e for e in events if e["type"] == "tool_call")
+    assert call["arguments"] == {"path": "a.txt"} and call["repaired"] is True
+    assert types(events)[-3:] == ["tool_call", "usage", "done"]  # held to the end
+    assert outcome.bad_calls == 0
+
+
+def test_an_error_event_inside_a_call_makes_it_incomplete_not_repaired() -> None:
+    events, outcome = normalize(
+        anthropic_stream(
+            START,
+            TOOL_START,
+            '{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta",'
+            '"partial_json":"{\\"path\\":\\"no"}}',
+            '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+        )
+    )
+    call = next(e for e in events if e["type"] == "tool_call")
+    assert call["error"] == INCOMPLETE and "repaired" not in call
+    assert outcome.errors == 1
+
+
+def test_a_call_completed_before_the_cut_keeps_its_arguments() -> None:
+    stream = sse(
+        chunk('{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{}"}}]}'),
+        chunk('{"tool_calls":[{"index":1,"id":"b","function":{"name":"g","arguments":"{\\"q"}}]}'),
+    )
+    events, outcome = normalize(stream)
+    calls = [e for e in events if e["type"] == "tool_call"]
+    assert calls[0] == {"type": "tool_call", "index": 0, "id": "a", "name": "f", "arguments": {}}
+    assert calls[1]["error"] == INCOMPLETE and calls[1]["arguments"] == '{"q'
+    assert events[-1]["code"] == TRUNCATED and outcome.truncated == 1
+
+
+def test_two_calls_labelled_index_0_get_distinct_indexes() -> None:
+    events, _ = normalize(
+        sse(
+            chunk('{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":""}}]}'),
+            chunk('{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}'),
+            chunk('{"tool_calls":[{"index":0,"id":"b","function":{"name":"g","arguments":""}}]}'),
+            chunk('{"tool_calls":[{"index":0,"function":{"arguments":"{\\"x\\":1}"}}]}'),
+            chunk(finish='"tool_calls"'),
+            (None, "[DONE]"),
+        )
+    )
+    by_kind = [(e["type"], e["index"]) for e in events if e["type"].startswith("tool_call")]
+    assert by_kind == [
+        ("tool_call_delta", 0),
+        ("tool_call_delta", 0),
+        ("tool_call", 0),
+        ("tool_call_delta", 1),
+        ("tool_call_delta", 1),
+        ("tool_call", 1),
+    ]
+    calls = [e for e in events if e["type"] == "tool_call"]
+    assert [(c["id"], c["arguments"]) for c in calls] == [("a", {}), ("b", {"x": 1})]
+
+
+def test_responses_custom_tool_input_cut_off_is_incomplete() -> None:
+    stream = responses_stream(
+        ("response.created", RESP % "in_progress"),
+        (
+            "response.output_item.added",
+            '"output_index":0,"item":{"id":"ct1","type":"custom_tool_call","call_id":"c","name":"sh","input":""}',
+        ),
+        (
+            "response.custom_tool_call_input.delta",
+            '"item_id":"ct1","output_index":0,"delta":"rm -rf /va"',
+        ),
+    )
+    events, outcome = normalize(stream)
+    call = next(e for e in events if e["type"] == "tool_call")
+    assert call["arguments"] == "rm -rf /va" and call["error"] == INCOMPLETE
+    assert events[-1]["code"] == TRUNCATED and outcome.truncated == 1
+    # Stopped by max_output_tokens (status incomplete) before the input was done.
+    events, outcome = normalize(
+        stream + responses_stream(("response.incomplete", RESP % "incomplete"))
+    )
+    call = next(e for e in events if e["type"] == "tool_call")
+    assert call["error"] == INCOMPLETE and events[-1]["type"] == "done"
+    assert outcome.bad_calls == 1

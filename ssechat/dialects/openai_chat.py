@@ -88,6 +88,7 @@ class OpenAIChat(Dialect):
         self.finishes: dict[int, Any] = {}
         self.started_calls: dict[int, int] = {}  # calls started per choice
         self.last_call: dict[int, ToolCall] = {}  # per choice, for fragments without an index
+        self.indexes: dict[int, set[int]] = {}  # the call indexes written, per choice
         # The common chunks' templates (`base.learn_template`), kept across
         # responses: a template matches only chunks identical to its own but
         # for the string, so a new response (another id) simply does not match.
@@ -107,6 +108,7 @@ class OpenAIChat(Dialect):
         self.started_calls = {}
         self.last_call = {}
         self.ends_at_finish = self.last_finished = False
+        self.indexes = {}
 
     def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
         """A read of common chunks only, in one go (`Template.match_all`)."""
@@ -402,6 +404,10 @@ class OpenAIChat(Dialect):
             # A new call: the calls before it in this choice are complete.
             for other in [k for k, c in self.calls.items() if c.choice == choice]:
                 self.finish_call(out, other)
+            used = self.indexes.setdefault(choice, set())
+            if index in used:  # two calls labelled alike (different ids): kept apart
+                index = max(used) + 1
+            used.add(index)
             call = ToolCall(index, call_id, name, choice=choice)
             self.started_calls[choice] = self.started_calls.get(choice, 0) + 1
             self.last_call[choice] = call
