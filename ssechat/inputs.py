@@ -121,6 +121,11 @@ class InputDecoder:
     def last_event_id(self) -> str:
         return self._inner.last_event_id
 
+    @property
+    def ended_inside_event(self) -> bool:
+        """After close(): the input ended inside an SSE event (`sse.Decoder`)."""
+        return bool(getattr(self._inner, "ended_inside_event", False))
+
     def feed(self, chunk: bytes) -> list[Item]:
         from ssechat.sse import expand_runs
 

@@ -52,10 +52,10 @@ class Dify(Dialect):
     def complete_at_eof(self) -> bool:
         return self.workflow_status is not None and not self.chat  # a workflow run that finished
 
-    def close(self, out: list[NormalizedEvent]) -> None:
+    def close(self, out: list[NormalizedEvent], *, cut: bool = False) -> None:
         if self.open and self.complete_at_eof():
             self.finish_reason = self.workflow_status
-        super().close(out)
+        super().close(out, cut=cut)
 
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
