@@ -11,7 +11,8 @@ stopped_limit, named here as `stop_type` names them), the token counts and
 | content                                   | delta                           |
 | stop: true                                | the end                         |
 | stop_type (or stopped_*)                  | done.finish_reason              |
-| tokens_evaluated / tokens_predicted       | usage (else timings prompt_n /  |
+| tokens_evaluated / tokens_predicted       | usage, the last counts given    |
+|                                           | (else timings prompt_n /        |
 |                                           | predicted_n)                    |
 | error                                     | error                           |
 """
@@ -47,6 +48,11 @@ class LlamaCpp(Dialect):
         if not self.open:
             self.begin(out, payload.get("model"))
         emit_text(out, "delta", payload.get("content"))
+        timings = as_dict(payload.get("timings"))
+        inputs = payload.get("tokens_evaluated", timings.get("prompt_n"))
+        outputs = payload.get("tokens_predicted", timings.get("predicted_n"))
+        if inputs is not None or outputs is not None:
+            self.usage = usage_event_fields(inputs, outputs)  # newer servers count as they go
         error = payload.get("error")
         if error or event.event == "error":
             error = as_dict(error) or {"message": error}
@@ -54,9 +60,4 @@ class LlamaCpp(Dialect):
             self.end(out, complete=True)
         elif payload.get("stop") is True:
             self.finish_reason = _finish(payload)
-            timings = as_dict(payload.get("timings"))
-            inputs = payload.get("tokens_evaluated", timings.get("prompt_n"))
-            outputs = payload.get("tokens_predicted", timings.get("predicted_n"))
-            if inputs is not None or outputs is not None:
-                self.usage = usage_event_fields(inputs, outputs)
             self.end(out, complete=True)
