@@ -10,6 +10,7 @@ import click
 
 from ssechat import sources
 from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option, get_env
+from ssechat.cli.dialect_files import dialect_file_option, load_dialect_files
 from ssechat.errors import ExitStatus
 from ssechat.inputs import InputDecoder
 from ssechat.normalized import (
@@ -92,9 +93,11 @@ def _warn(message: str) -> None:
 @click.option(
     "--dialect",
     type=click.Choice(DIALECT_NAMES),
+    metavar="NAME",
     help="Read the stream as this provider's dialect instead of detecting it from the "
-    "event names and JSON shapes.",
+    "event names and JSON shapes: " + ", ".join(DIALECT_NAMES) + ".",
 )
+@dialect_file_option
 @click.option(
     "--allow-truncated",
     is_flag=True,
@@ -125,6 +128,7 @@ def parse_sse_cmd(
     summary: bool,
     raw_events: bool,
     dialect: str | None,
+    dialect_files: tuple[str, ...],
     allow_truncated: bool,
     eof: str,
     max_event_bytes: int,
@@ -133,8 +137,11 @@ def parse_sse_cmd(
     """Turn raw SSE captured from any provider into normalized JSON lines.
 
     Reads each FILE in turn as a separate stream (stdin when there is none,
-    or for `-`). The dialect (openai-chat, openai-responses, anthropic, coze,
-    gemini, cohere, generic) is detected from the stream. Each response comes
+    or for `-`): SSE, or NDJSON (Ollama) or the binary AWS event stream
+    (Bedrock), told apart by their first bytes. The dialect (openai-chat,
+    openai-responses, anthropic, coze, gemini, cohere, generic, and the long
+    tail: tgi, llamacpp, ollama, cloudflare, dify, dashscope, vercel-ui,
+    replicate, bedrock) is detected from the stream. Each response comes
     out as start, delta, reasoning, tool_call_delta, tool_call, usage, error
     and done lines (Coze suggestions as follow_up). `curl -i` headers before
     the body are skipped.
@@ -144,8 +151,10 @@ def parse_sse_cmd(
     or cannot be repaired; a stream no dialect recognises is written as with
     --events (exit 0).
     """
-    if raw_events and (text_only or summary or dialect):
-        raise click.UsageError("--events cannot be combined with --text, --summary or --dialect")
+    if raw_events and (text_only or summary or dialect or dialect_files):
+        raise click.UsageError(
+            "--events cannot be combined with --text, --summary, --dialect or --dialect-file"
+        )
     if text_only and summary:
         raise click.UsageError("--text and --summary are two different outputs: choose one")
     if reasoning and not text_only:
@@ -158,6 +167,8 @@ def parse_sse_cmd(
         return _plain_events(files, LineWriter(stdout, flush_each=flush_each), eof, max_event_bytes)
     from ssechat.pipeline import Pipeline
     from ssechat.summary import Summary
+
+    load_dialect_files(dialect_files)
 
     sink: EventSink
     if summary:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from ssechat.cli.common import EXAMPLES_HEADING, Environment, debug_option, flush_option, get_env
+from ssechat.cli.dialect_files import dialect_file_option, load_dialect_files
 from ssechat.errors import ExitStatus, UsageError
 from ssechat.normalized import FlushPolicy
 
@@ -160,6 +161,7 @@ def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
     "prefill, a --background response), else restart (JSON and --final) or stop (--text, "
     "--raw) (auto); always restart; or give up (off).",
 )
+@dialect_file_option
 @flush_option
 @debug_option
 def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
@@ -193,6 +195,7 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
             "use the JSON output or --final"
         )
 
+    load_dialect_files(opts["dialect_files"])
     env = get_env()
     prompt_obj = _prompt(env, prompt, opts)
     provider = providers.PROVIDERS[opts["provider"]]

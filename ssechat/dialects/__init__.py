@@ -28,7 +28,8 @@ decides. Events that tell nothing (`[DONE]`, `{}`, keep-alive pings) wait.
 | generic          | a JSON object with a `content` field                           |
 
 The checks cost a few set and dict lookups, once per input: detection stops
-at the first event that tells.
+at the first event that tells. Dialects described in files (`register`,
+`--dialect-file`) are tried first, and shadow a built-in of the same name.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from ssechat.dialects.cloudflare import Cloudflare
 from ssechat.dialects.cohere import Cohere
 from ssechat.dialects.coze import Coze
 from ssechat.dialects.dashscope import DashScope
+from ssechat.dialects.described import Described, dialect_class, recognizes
+from ssechat.dialects.description import Description
 from ssechat.dialects.dify import Dify
 from ssechat.dialects.gemini import Gemini
 from ssechat.dialects.generic import Generic
@@ -57,7 +60,16 @@ from ssechat.dialects.tgi import TGI
 from ssechat.dialects.vercel_ui import VercelUI
 from ssechat.sse import Event
 
-__all__ = ["DIALECTS", "NAMES", "Dialect", "create", "detect", "is_neutral"]
+__all__ = [
+    "DIALECTS",
+    "NAMES",
+    "Dialect",
+    "create",
+    "detect",
+    "is_neutral",
+    "register",
+    "unregister",
+]
 
 DIALECTS: Final[dict[str, type[Dialect]]] = {
     cls.name: cls
@@ -112,9 +124,25 @@ _NEUTRAL_DATA: Final = frozenset({"", "[DONE]", "{}", '"[DONE]"'})
 _NEUTRAL_EVENTS: Final = frozenset({"ping", "keepalive", "keep-alive", "heartbeat"})
 
 
+_DESCRIBED: dict[str, type[Described]] = {}
+"""The dialects of the dialect files loaded so far (`register`), by name."""
+
+
+def register(description: Description) -> str:
+    """Make a described dialect known to `create` and `detect`; returns its name."""
+    _DESCRIBED[description.name] = dialect_class(description)
+    return description.name
+
+
+def unregister(name: str) -> None:
+    """Forget a described dialect (the built-in of that name, if any, is back)."""
+    _DESCRIBED.pop(name, None)
+
+
 def create(name: str) -> Dialect:
     """A fresh dialect by its name (KeyError for an unknown one)."""
-    return DIALECTS[name]()
+    cls: type[Dialect] = _DESCRIBED.get(name) or DIALECTS[name]
+    return cls()
 
 
 def _payload(data: str) -> Any:
@@ -126,6 +154,10 @@ def _payload(data: str) -> Any:
 
 def detect(event: Event) -> str | None:
     """The name of the dialect this event belongs to, or None when it tells nothing."""
+    if _DESCRIBED:
+        for described in _DESCRIBED.values():
+            if recognizes(described.description, event):
+                return described.name
     name = event.event
     payload = _payload(event.data)
     kind = payload.get("type") if isinstance(payload, dict) else None
