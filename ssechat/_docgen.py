@@ -174,7 +174,8 @@ def option_term(param: click.Option, ctx: click.Context) -> str:
     if param.is_flag or param.count:
         return names
     if isinstance(param.type, click.Choice):
-        choices = "|".join(f"\\fB{escape(str(c))}\\fR" for c in param.type.choices)
+        # `\:` lets groff break a long list of choices after a bar.
+        choices = "|\\:".join(f"\\fB{escape(str(c))}\\fR" for c in param.type.choices)
         return f"{names} {{{choices}}}"
     return f"{names} \\fI{escape(param.make_metavar(ctx))}\\fR"
 
