@@ -273,7 +273,7 @@ class Session:
         self.redactor = StreamRedactor(self.secrets)
         self.events_decoder = Decoder()
         content_type = stream.content_type.lower()
-        if "json" in content_type and "event-stream" not in content_type:
+        if "json" in content_type and "event-stream" not in content_type and not stream.sniff_sse():
             # An error body with a 2xx status (Coze answers a bad token this way).
             body = self.redactor.feed(stream.read_body()) + self.redactor.close()
             raise HTTPFailure(

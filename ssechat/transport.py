@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ssechat.errors import HTTPStatusError, InputError, NetworkError, StreamTimeoutError
+from ssechat.framing import Body, check_encoding, more_ready, new_session
 from ssechat.providers import Request
 from ssechat.redact import redact_path
 
@@ -70,8 +71,6 @@ if TYPE_CHECKING:
 
 RETRY_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 READ_SIZE: Final = 65536
-_BAD_LINE: Final = -2
-MAX_CHUNK_LINE: Final = 4096  # a chunk size line (with extensions) longer than this is not one
 ERROR_BODY_LIMIT: Final = 65536
 
 
@@ -122,9 +121,9 @@ class HTTPFailure(HTTPStatusError):
 class TimeoutFailure(StreamTimeoutError):
     """kind: connect, first-event, idle or total."""
 
-    def __init__(self, kind: str, seconds: float | None) -> None:
+    def __init__(self, kind: str, seconds: float | None, detail: str = "") -> None:
         after = f" after {seconds:g} s" if seconds is not None else ""
-        super().__init__(f"{kind} timeout{after}")
+        super().__init__(f"{kind} timeout{after}{detail}")
         self.kind = kind
         self.retryable = kind != "total"
         self.server_delay: float | None = None
@@ -242,6 +241,8 @@ class Stream:
         self._content_deadline = started + timeouts.first_event
         self._content_kind = "first-event"
         self._content_limit = timeouts.first_event
+        self.body = Body(response.raw, self.headers)
+        self._pending: list[bytes] = []
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -262,21 +263,14 @@ class Stream:
 
         Each read returns what the socket has at once, without waiting for
         more. When several HTTP chunks (one event each, as servers send them)
-        are already here, they are read together (`_more_ready`), so a fast
+        are already here, they are read together (`more_ready`), so a fast
         stream is handled in batches while a slow one still goes on event by
-        event.
+        event. Bytes already peeked at (`peek`) come first.
         """
-        raw = self.response.raw
-        sock = _socket_of(raw)
-        dechunker = _dechunker(raw, self.headers)
-        read: Callable[[int], bytes]
-        buffer: Any
-        if dechunker is not None:
-            # Reads of the socket's bytes batch by themselves: no peeking needed.
-            read, buffer = dechunker.read, None
-        else:
-            read = _direct_reader(raw, self.headers)
-            buffer = getattr(getattr(raw, "_fp", None), "fp", None)
+        while self._pending:
+            yield self._pending.pop(0)
+        body = self.body
+        read, buffer, sock = body.read, body.buffer, body.sock
         while True:
             limit, kind, seconds = self._nearest()
             left = limit - self.clock()
@@ -291,19 +285,9 @@ class Stream:
             try:
                 data = read(READ_SIZE)
                 if data and sock is not None and buffer is not None:
-                    parts = [data]
-                    size = len(data)
-                    try:
-                        while size < READ_SIZE and _more_ready(sock, buffer, left):
-                            more = read(READ_SIZE - size)
-                            if not more:
-                                break
-                            parts.append(more)
-                            size += len(more)
-                    except Exception as exc:
-                        failure = exc  # hand on what arrived first, then fail
-                    if len(parts) > 1:
-                        data = b"".join(parts)
+                    data, failure = _batch(data, read, sock, buffer, left)
+                elif not data:
+                    body.end()
             except Exception as exc:
                 data, failure = b"", exc
             if data:
@@ -312,6 +296,18 @@ class Stream:
                 raise self._failure(failure, kind, seconds) from None
             if not data:
                 return
+
+    def sniff_sse(self) -> bool:
+        """Whether the body begins as an SSE stream does, whatever its label (application/json)."""
+        start = self.peek()[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+        return start.startswith((b"data:", b"event:", b"id:", b"retry:", b":"))
+
+    def peek(self) -> bytes:
+        """The first bytes of the body (b"" if none), still to come from `chunks`."""
+        for data in self.chunks():
+            self._pending.append(data)
+            return data
+        return b""
 
     @staticmethod
     def _failure(exc: Exception, kind: str, seconds: float | None) -> Exception:
@@ -343,169 +339,28 @@ class Stream:
         return b"".join(parts)[:limit]
 
     def close(self) -> None:
-        self.response.close()
+        """Give the connection back for the next attempt when the body was read to its end."""
+        if not self.body.release():
+            self.response.close()
 
 
-def _direct_reader(raw: Any, headers: Mapping[str, str]) -> Callable[[int], bytes]:
-    """http.client's read1 under urllib3's, when there is nothing for urllib3 to decode.
-
-    urllib3's read1 adds buffering and decoding layers that cost more than
-    the rest of the pipeline on a stream of small events; with no
-    content-encoding (we ask for identity) they do nothing.
-    """
-    fp = getattr(raw, "_fp", None)
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    decoded = getattr(raw, "_decoded_buffer", None)
-    untouched = decoded is None or len(decoded) == 0
-    if fp is not None and hasattr(fp, "read1") and encoding in ("", "identity") and untouched:
-        read1: Callable[[int], bytes] = fp.read1
-        return read1
-    return lambda amount: raw.read1(amount, decode_content=True)
-
-
-class Dechunker:
-    """A chunked body's payload, from the connection's buffered reader, many chunks a read.
-
-    http.client decodes chunked bodies one chunk per call, with several
-    Python calls and socket-timeout changes each: on a fast stream of small
-    events (a chunk per event, as servers send them) that cost more than the
-    whole pipeline. Here one `read` takes what the connection has (one
-    `read1`: buffered bytes or one recv, never waiting for more) and returns
-    all the payload in it, a partly arrived chunk included, so no byte that
-    has arrived is held back. Only framing arrived: it reads again. Chunk
-    extensions and trailers are skipped; the framing is read as leniently as
-    http.client reads it (the CRLF after a chunk's data is not checked).
-    """
-
-    def __init__(self, read1: Callable[[int], bytes]) -> None:
-        self.read1 = read1
-        self.left = 0  # payload bytes still to come in the current chunk
-        self.line = b""  # the start of a size line cut by the read
-        self.done = False  # the last chunk (size 0) was read
-        self.failure: ValueError | None = None  # bad framing, raised by the next read
-
-    def read(self, amount: int) -> bytes:
-        """The payload in the next bytes to arrive; b"" at the end of the body."""
-        from http.client import IncompleteRead
-
-        if self.failure is not None:
-            raise self.failure
-        while not self.done:
-            data = self.read1(amount)
-            if not data:
-                raise IncompleteRead(b"", self.left or None)  # the connection closed early
-            payload = self._payload(data)
-            if payload:
-                return payload
-        return b""
-
-    def _payload(self, data: bytes) -> bytes:
-        """The payload in `data`: one pass, a few C calls per chunk."""
-        parts: list[bytes] = []
-        append = parts.append
-        if self.line:
-            data = self.line + data
-            self.line = b""
-        pos, size = 0, len(data)
-        left = self.left
-        if left:  # the rest of a chunk begun in an earlier read
-            pos = min(left, size)
-            append(data[:pos])
-            left -= pos
-        find = data.find
-        while pos < size:
-            end = find(b"\n", pos)
-            if end < 0:
-                self.line = data[pos:]
-                if len(self.line) > MAX_CHUNK_LINE:
-                    raise ValueError("a chunk size line that does not end")
-                break
-            try:
-                length = int(data[pos:end], 16)  # int() ignores the CR around the digits
-            except ValueError:
-                length = -1
-            if length < 0:
-                length = self._size(data[pos:end], bool(parts))
-                if length == _BAD_LINE:
-                    break
-                if length < 0:
-                    pos = end + 1
-                    continue  # the CRLF that ends a chunk's data
-            pos = end + 1
-            if length == 0:
-                self.done = True  # trailers, if any, are not read: the response is closed
-                break
-            stop = pos + length
-            if stop > size:
-                append(data[pos:])
-                left = stop - size
-                break
-            append(data[pos:stop])
-            pos = stop + 2 if data[stop : stop + 2] == b"\r\n" else stop
-        self.left = left
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def _size(self, line: bytes, keep: bool) -> int:
-        """A size line int() refused: one with an extension, a blank line, or bad framing.
-
-        Blank: -1. Bad framing raises ValueError, or, when `keep` (payload was
-        already read from this read), stores it for the next read and gives
-        _BAD_LINE, so that the payload before it goes on first.
-        """
-        digits = line.split(b";", 1)[0].strip()
-        if not digits:
-            return -1
-        try:
-            length = int(digits, 16)
-            if length < 0:
-                raise ValueError(f"a negative chunk size: {line!r}")
-        except ValueError as exc:
-            if not keep:
-                raise
-            self.failure = exc
-            return _BAD_LINE
-        return length
-
-
-def _dechunker(raw: Any, headers: Mapping[str, str]) -> Dechunker | None:
-    """A `Dechunker` for an identity-encoded chunked body not read yet, else None."""
-    fp = getattr(raw, "_fp", None)
-    buffer = getattr(fp, "fp", None)
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    decoded = getattr(raw, "_decoded_buffer", None)
-    if (
-        getattr(fp, "chunked", False) is True
-        and getattr(fp, "chunk_left", 0) is None  # http.client has read none of it
-        and encoding in ("", "identity")
-        and (decoded is None or len(decoded) == 0)
-        and buffer is not None
-        and hasattr(buffer, "read1")
-    ):
-        return Dechunker(buffer.read1)
-    return None
-
-
-def _more_ready(sock: socket.socket, buffer: Any, timeout: float) -> bool:
-    """Whether more body bytes can be read without waiting (buffered or on the socket)."""
+def _batch(
+    data: bytes, read: Callable[[int], bytes], sock: socket.socket, buffer: Any, left: float
+) -> tuple[bytes, Exception | None]:
+    """`data` and what else has arrived already; a failure after it is handed on, not lost."""
+    parts = [data]
+    size = len(data)
+    failure: Exception | None = None
     try:
-        sock.settimeout(0)
-        ready = buffer.peek(1)
-        # A chunk's closing CRLF alone is not more: reading on would wait for
-        # the next chunk's size line, holding back the event already read.
-        return len(ready) > 2 or ready not in (b"", b"\r\n", b"\r", b"\n")
-    except OSError:
-        return False
-    finally:
-        try:
-            sock.settimeout(timeout)
-        except OSError:
-            pass
-
-
-def _socket_of(raw: Any) -> socket.socket | None:
-    connection = getattr(raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    return sock if isinstance(sock, socket.socket) else None
+        while size < READ_SIZE and more_ready(sock, buffer, left):
+            more = read(READ_SIZE - size)
+            if not more:
+                break
+            parts.append(more)
+            size += len(more)
+    except Exception as exc:
+        failure = exc  # hand on what arrived first, then fail
+    return (b"".join(parts) if len(parts) > 1 else data), failure
 
 
 def _short(exc: BaseException) -> str:
@@ -527,17 +382,6 @@ def _short(exc: BaseException) -> str:
     return text.split(": ", 1)[-1][:200] if text else type(exc).__name__
 
 
-def new_session() -> requests.Session:
-    """A session whose adapters never retry on their own (the loop here does)."""
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    session = requests.Session()
-    for prefix in ("http://", "https://"):
-        session.mount(prefix, HTTPAdapter(max_retries=0))
-    return session
-
-
 def open_stream(
     session: requests.Session,
     request: Request,
@@ -547,8 +391,6 @@ def open_stream(
     clock: Callable[[], float] = time.monotonic,
 ) -> Stream:
     """Send the request; return the open stream (2xx) or raise the attempt's Failure."""
-    import requests
-
     started = clock()
     wait_headers = timeouts.first_event
     kind = "first-event"
@@ -568,28 +410,90 @@ def open_stream(
             verify=True,
             allow_redirects=False,  # a redirect would carry the key to its host
         )
-    except requests.exceptions.ConnectTimeout:
-        if kind == "total" and connect >= wait_headers:
-            raise TimeoutFailure("total", timeouts.total) from None
-        raise TimeoutFailure("connect", connect) from None
-    except requests.exceptions.ReadTimeout:
-        raise TimeoutFailure(kind, timeouts.total if kind == "total" else wait_headers) from None
-    except requests.exceptions.SSLError as exc:
-        failure = NetworkFailure(f"TLS error: {_short(exc)}", reason="tls")
-        failure.retryable = False  # a bad certificate does not heal in a second
-        raise failure from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-        raise NetworkFailure(f"cannot connect: {_short(exc)}", reason="connect") from None
-    except requests.exceptions.InvalidURL as exc:
-        raise NetworkFailure(f"invalid URL: {exc}", reason="url") from None
+    except Exception as exc:
+        waited = clock() - started
+        raise _send_failure(
+            exc, request.url, connect, wait_headers, kind, waited, timeouts
+        ) from None
     stream = Stream(response, timeouts, started, deadline, clock)
-    if 200 <= stream.status < 300:
-        return stream
-    if 300 <= stream.status < 400:
-        stream.close()
+    _check_answer(stream)
+    return stream
+
+
+def _send_failure(
+    exc: Exception,
+    url: str,
+    connect: float,
+    wait_headers: float,
+    kind: str,
+    waited: float,
+    timeouts: Timeouts,
+) -> Exception:
+    """What a failure before the response's head means (the proxy named when one is in the way)."""
+    import requests
+
+    proxy = _proxy_for(url)
+    via = f" (through the proxy {proxy})" if proxy else ""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        if kind == "total" and connect >= wait_headers:
+            return TimeoutFailure("total", timeouts.total)
+        return TimeoutFailure("connect", connect, via)
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        if proxy and url.startswith("https:") and waited < wait_headers:
+            # The CONNECT is read with the connect timeout: the proxy never answered it.
+            return TimeoutFailure(
+                "connect", connect, f" (the proxy {proxy} did not answer CONNECT)"
+            )
+        return TimeoutFailure(kind, timeouts.total if kind == "total" else wait_headers)
+    if isinstance(exc, requests.exceptions.SSLError):
+        failure = NetworkFailure(f"TLS error{via}: {_short(exc)}", reason="tls")
+        failure.retryable = False  # a bad certificate does not heal in a second
+        return failure
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return NetworkFailure(f"cannot connect to the proxy {proxy}: {_short(exc)}", reason="proxy")
+    if isinstance(
+        exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+    ):
+        return NetworkFailure(f"cannot connect{via}: {_short(exc)}", reason="connect")
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
+        failure = NetworkFailure(f"invalid URL: {exc}", reason="url")
+        failure.retryable = False
+        return failure
+    return exc
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment puts in the way to `url`, shown without its credentials."""
+    from urllib.parse import urlsplit
+
+    from requests.utils import get_environ_proxies, select_proxy
+
+    proxy = select_proxy(url, get_environ_proxies(url))
+    if not proxy:
+        return None
+    parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+def _check_answer(stream: Stream) -> None:
+    """Raise the HTTPFailure of an answer that is not a readable 2xx stream."""
+    status = stream.status
+    if 200 <= status < 300:
+        encoding = check_encoding(stream.headers)
+        if encoding is None:
+            return
+        stream.response.close()
+        raise HTTPFailure(
+            status,
+            f"the body is sent in an encoding ssechat cannot read (Content-Encoding: {encoding})",
+            retryable=False,
+        )
+    if 300 <= status < 400:
+        stream.response.close()
         location = stream.headers.get("location", "")
         raise HTTPFailure(
-            stream.status,
+            status,
             f"the server redirects to {location[:500] or '(no Location)'}; "
             "redirects are not followed (the request carries the API key)",
             retryable=False,
@@ -597,9 +501,9 @@ def open_stream(
     body = stream.read_body()
     stream.close()
     raise HTTPFailure(
-        stream.status,
+        status,
         error_message(body, stream.content_type),
-        retryable=status_retryable(stream.status, stream.headers),
+        retryable=status_retryable(status, stream.headers),
         server_delay=server_delay(stream.headers),
         body=body,
     )

@@ -148,3 +148,100 @@ def test_a_closed_stdout_fails_like_cat() -> None:
         )
     assert result.returncode == 1
     assert b"Bad file descriptor: stdout" in result.stderr
+
+
+# -- transport ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length", "close"])
+def test_the_idle_timeout_fires_whatever_the_framing(framing: str) -> None:
+    """A close-delimited body once waited for the first-event timeout, then said "idle"."""
+    with HostileServer(framing, {"stall": 20}) as server:
+        result = send(
+            server.url, "--retries", "0", "--idle-timeout", "1", "--first-event-timeout", "8"
+        )
+    assert result.returncode == 5, result.stderr
+    assert b"idle timeout after 1 s" in result.stderr
+    assert text_of(result.stdout) == "Hello"  # and the server held the rest back 20 s
+
+
+@pytest.mark.parametrize(
+    "mode", ["gzip-length", "deflate-length", "gzip-chunked", "gzip-close", "early-hints"]
+)
+@pytest.mark.parametrize("output", [[], ["--final"]])
+def test_compressed_bodies_and_early_hints_give_the_answer_once(
+    mode: str, output: list[str]
+) -> None:
+    with HostileServer(mode) as server:
+        result = send(server.url, *output)
+    assert result.returncode == 0, result.stderr
+    if output:
+        assert json_lines(result.stdout)[0]["text"] == "Hello world!"
+    else:
+        assert text_of(result.stdout) == "Hello world!"
+        assert b'"retry"' not in result.stdout
+    assert len(server.requests) == 1
+
+
+def test_an_unknown_encoding_is_a_clear_error() -> None:
+    with HostileServer("br") as server:
+        result = send(server.url)
+    assert result.returncode == 4
+    assert b"Content-Encoding: br" in result.stderr
+    assert result.stdout == b"" and len(server.requests) == 1
+
+
+def test_a_body_shorter_than_its_length_is_a_dropped_connection() -> None:
+    with HostileServer("short", {"times": 1}) as server:
+        result = send(server.url)
+    assert result.returncode == 0, result.stderr
+    assert b"retry 1 in 0.0 s after dropped (restarting)" in result.stderr
+    assert [e["resume"] for e in json_lines(result.stdout) if e["type"] == "retry"] == ["restart"]
+    assert text_of(result.stdout).endswith("Hello world!")
+    assert len(server.requests) == 2
+    with HostileServer("short", {"times": 9}) as server:
+        result = send(server.url, "--text")
+    assert result.returncode == 6, result.stderr
+    assert result.stdout == b"Hello\n"  # the partial answer kept, and said to be cut
+    assert b"bytes before the end of its Content-Length" in result.stderr
+
+
+def test_a_stream_labelled_json_is_read_as_a_stream() -> None:
+    with HostileServer("json-sse") as server:
+        result = send(server.url, "--text")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"Hello world!\n"
+    body = b'{"code": 4100, "msg": "authentication is invalid"}'
+    with HostileServer("json-sse", {"events": [body]}) as server:
+        result = send(server.url, "--text")
+    assert result.returncode == 4
+    assert b"authentication is invalid" in result.stderr
+
+
+def test_keep_alive_is_reused_across_retries() -> None:
+    with HostileServer("status", {"times": 2}) as server:
+        result = send(server.url, "--retries", "3")
+    assert result.returncode == 0, result.stderr
+    assert len(server.requests) == 3
+    assert server.connections == 1
+
+
+def test_a_proxy_that_never_answers_connect_is_named_with_the_connect_timeout() -> None:
+    with HostileServer("silent") as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "https_proxy": proxy.url, "NO_PROXY": "", "no_proxy": ""}
+        result = send(
+            "https://127.0.0.1:9/v1", "--retries", "0", "--connect-timeout", "1.5", env=env
+        )
+    assert result.returncode == 5, result.stderr
+    assert b"connect timeout after 1.5 s" in result.stderr
+    assert f"proxy {proxy.url} did not answer CONNECT".encode() in result.stderr
+
+
+def test_a_refused_proxy_is_named() -> None:
+    with HostileServer("silent") as free:
+        port = free.port
+    url = f"http://127.0.0.1:{port}"
+    env = {"HTTPS_PROXY": url, "https_proxy": url, "NO_PROXY": "", "no_proxy": ""}
+    result = send("https://127.0.0.1:9/v1", "--retries", "0", env=env)
+    assert result.returncode == 6, result.stderr
+    assert f"cannot connect to the proxy {url}".encode() in result.stderr

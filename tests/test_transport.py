@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssechat.errors import ExitStatus
+from ssechat.framing import Dechunker
 from ssechat.providers import Prompt, Request, build_request
 from ssechat.transport import (
-    Dechunker,
     HTTPFailure,
     Loop,
     NetworkFailure,
