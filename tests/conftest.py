@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -43,6 +44,16 @@ def case_input(case: dict[str, Any]) -> bytes:
     if "input_b64" in case:
         return base64.b64decode(case["input_b64"])
     return str(case["input"]).encode("utf-8")
+
+
+def default_sigint() -> None:
+    """`preexec_fn` for a child that a test sends SIGINT: SIGINT at its default.
+
+    A shell starts a background job (`pytest &`, cron, CI runners) with SIGINT
+    ignored, and children inherit that; ssechat rightly leaves an ignored SIGINT
+    ignored. A test of Ctrl-C starts its child as a foreground program starts.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def ssechat_command() -> list[str]:

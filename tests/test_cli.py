@@ -21,7 +21,14 @@ from click.testing import CliRunner
 from ssechat import __version__
 from ssechat.cli import cli, main
 from ssechat.cli.common import Environment
-from tests.conftest import EXAMPLES, ROOT, json_lines, run_ssechat, ssechat_command
+from tests.conftest import (
+    EXAMPLES,
+    ROOT,
+    default_sigint,
+    json_lines,
+    run_ssechat,
+    ssechat_command,
+)
 
 
 def test_version_from_console_script_and_python_m() -> None:
@@ -121,6 +128,7 @@ def _start_on_a_pipe(args: list[str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        preexec_fn=default_sigint,  # a test sends it SIGINT
     )
 
 

@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -67,16 +68,25 @@ def test_close_truncated_leaves_other_damage_alone(text: str) -> None:
     assert close_truncated(text) is None
 
 
+def _items(n: int) -> list[dict[str, object]]:
+    return [{"id": i, "name": f"item {i} é", "tags": ["a[b", 'c"d'], "n": i / 7} for i in range(n)]
+
+
+def _cut_document(n: int) -> str:
+    text = json.dumps({"items": _items(n)})
+    return text[: len(text) * 9 // 10]
+
+
 def test_close_truncated_is_linear_in_practice() -> None:
-    items = [
-        {"id": i, "name": f"item {i} é", "tags": ["a[b", 'c"d'], "n": i / 7} for i in range(20000)
-    ]
-    text = json.dumps({"items": items})
-    cut = text[: len(text) * 9 // 10]
-    start = time.perf_counter()
-    closed = close_truncated(cut)
-    assert time.perf_counter() - start < 3  # ~2.5 MB; about 0.1 s on an idle machine
-    assert closed is not None and closed[0]["items"][:100] == items[:100]
+    from tests.test_hardening import assert_linear
+
+    def make(n: int) -> Callable[[], object]:
+        cut = _cut_document(n)
+        return lambda: close_truncated(cut)
+
+    assert_linear(make, 2000)  # up to 20000 items, ~2.5 MB
+    closed = close_truncated(_cut_document(20000))
+    assert closed is not None and closed[0]["items"][:100] == _items(100)
 
 
 # --------------------------------------------------------------------- the stages

@@ -38,7 +38,7 @@ from ssechat.replay import (
     resume_point,
 )
 from ssechat.sse import Decoder, Event
-from tests.conftest import EXAMPLES, run_ssechat, ssechat_command
+from tests.conftest import EXAMPLES, default_sigint, run_ssechat, ssechat_command
 
 TIMES = [0.05, 0.10, 0.18, 0.30]  # recorded arrival times of the timed test capture
 
@@ -310,6 +310,7 @@ def test_ctrl_c_stops_stdout_replay_with_130_and_one_line() -> None:
         [*ssechat_command(), "replay", "--delay", "5", str(EXAMPLES / "openai-text.sse")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=default_sigint,
     ) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith(b"data:")  # the first event, then a wait
@@ -339,6 +340,7 @@ class Served:
             [*ssechat_command(), "replay", "--serve", "127.0.0.1:0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=default_sigint,  # stop() may send SIGINT
         )
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], 20)

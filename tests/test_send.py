@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES, json_lines, run_ssechat, ssechat_command
+from tests.conftest import EXAMPLES, default_sigint, json_lines, run_ssechat, ssechat_command
 
 FAKE_KEY = "sk-proj-FAKEKEYzz9q8w7e6r5t4y3u2i1o0pLEAKCHECK"
 KEY_ENV = {"OPENAI_API_KEY": FAKE_KEY, "ANTHROPIC_API_KEY": FAKE_KEY}
@@ -694,6 +694,7 @@ def test_ctrl_c_exits_130_with_the_capture_written(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, **KEY_ENV},
+            preexec_fn=default_sigint,
         )
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(3)]

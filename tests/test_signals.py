@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ssechat_command
+from tests.conftest import default_sigint, ssechat_command
 
 KEY_ENV = {"OPENAI_API_KEY": "sk-test-signals-0000"}
 CHUNKS = 3000
@@ -267,6 +267,7 @@ def test_a_signal_mid_stream_is_one_line_and_its_status(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=_env(),
+        preexec_fn=default_sigint,  # as from a foreground shell, even when pytest is not
     )
     assert proc.stdin and proc.stdout and proc.stderr
     try:
