@@ -3,14 +3,13 @@
 Ollama's `/api/chat` and `/api/generate` stream newline-delimited JSON, not
 SSE. Each non-blank line becomes one `sse.Event` of type `message` whose data
 is the line, so the dialects read it like an SSE event's data. A last line
-without its line end is dispatched only when it is whole JSON (a saved body
-may lack the final newline); otherwise it is the cut, and is dropped, so that
-the dialect reports the response as truncated.
+without its line end is dispatched at the end of input, as `sse.Decoder`
+does with an event that lacks its blank line, and `ended_inside_event` says
+so: the pipeline reads it when it is whole JSON (a saved body may lack the
+final newline), and takes it for the cut otherwise.
 """
 
 from __future__ import annotations
-
-import json
 
 from ssechat.errors import EventTooLargeError
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, EventRun, Item
@@ -37,6 +36,7 @@ class NdjsonDecoder:
         self.dispatch_at_eof = dispatch_at_eof
         self.comments = comments
         self.events_dispatched = 0
+        self.ended_inside_event = False
         self._parts: list[bytes] = []  # the unterminated last line, in parts (no quadratic joins)
         self._length = 0
 
@@ -65,14 +65,11 @@ class NdjsonDecoder:
                 raise EventTooLargeError(self.max_event_bytes)
 
     def close(self) -> list[Item]:
-        """End of input: the last line counts only when it is whole JSON."""
+        """End of input: a last line without its line end (see the module docstring)."""
         line = b"".join(self._parts).strip()
         self._parts, self._length = [], 0
+        self.ended_inside_event = bool(line)
         if not line or not self.dispatch_at_eof:
             return []
-        try:
-            json.loads(line)
-        except ValueError:
-            return []  # cut inside the line
         self.events_dispatched += 1
         return [_event(line)]

@@ -21,6 +21,7 @@ from ssechat.inputs import InputDecoder, sniff
 from ssechat.ndjson import NdjsonDecoder
 from ssechat.sse import Event
 from tests.conftest import json_lines, run_ssechat
+from tests.test_dialects import normalize
 from tests.test_longtail import frame, ndjson
 
 OLLAMA = ndjson(
@@ -86,16 +87,26 @@ def test_ndjson_lines_become_message_events() -> None:
     assert decoder.events_dispatched == 2
 
 
-def test_ndjson_last_line_counts_only_when_whole() -> None:
+def test_ndjson_last_line_without_its_line_end_is_dispatched_and_said() -> None:
     decoder = NdjsonDecoder()
-    decoder.feed(b'{"a": 1}\n{"a": 2}')
-    assert decoder.close() == [Event("message", '{"a": 2}', "")]
-    cut = NdjsonDecoder()
-    cut.feed(b'{"a": 1}\n{"a": ')
-    assert cut.close() == []
+    decoder.feed(b'{"a": 1}\n{"a": ')
+    assert decoder.close() == [Event("message", '{"a":', "")]
+    assert decoder.ended_inside_event  # the pipeline takes it for the cut: not whole JSON
+    whole = NdjsonDecoder()
+    whole.feed(b'{"a": 1}\n')
+    assert whole.close() == [] and not whole.ended_inside_event
     discard = NdjsonDecoder(dispatch_at_eof=False)
     discard.feed(b'{"a": 1}\n{"a": 2}')
     assert discard.close() == []
+
+
+def test_ndjson_cut_inside_a_line_is_truncated_not_an_error() -> None:
+    first = b'{"model": "m", "response": "Hi", "done": false}\n'
+    events, outcome = normalize(first + b'{"model": "m", "resp')
+    assert [e["type"] for e in events] == ["start", "delta", "error"]
+    assert events[-1]["code"] == "truncated" and outcome.errors == 0
+    whole, outcome = normalize(first + b'{"done": true}')
+    assert whole[-1] == {"type": "done", "finish_reason": None} and outcome.truncated == 0
 
 
 def test_ndjson_line_over_the_bound_is_refused() -> None:

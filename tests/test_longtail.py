@@ -118,10 +118,6 @@ def test_longtail_stream_cut_before_its_end_is_truncated(case: dict[str, Any]) -
             exit_status([outcome], allow_truncated=False)
         if events[-1] != {**events[-1], "type": "error", "code": TRUNCATED}:
             not_truncated.append(k)
-    if not_truncated and DIALECT.get(case["dialect"]) == "openai-chat":
-        pytest.xfail(
-            f"#13: a partial event at EOF is invalid_json, not the cut (at {not_truncated[:5]})"
-        )
     assert not not_truncated
 
 
