@@ -17,27 +17,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-SHARED = Path(os.environ.get("SSECHAT_SHARED", ROOT.parent / "shared"))
-CONFORMANCE = SHARED / "conformance"
+# The project's copy of the conformance corpora (transcribed test vectors):
+# a clone tests itself. `make conformance` refreshes it from the reference,
+# ../shared/conformance (or $SSECHAT_SHARED/conformance); test_conformance.py
+# says when the copy is stale.
+CONFORMANCE = ROOT / "tests" / "conformance"
 
 
 def load_corpus(relative: str) -> list[dict[str, Any]]:
-    """The cases of one conformance corpus; skips the test when ../shared is absent."""
-    path = CONFORMANCE / relative
-    if not path.exists():
-        pytest.skip(f"conformance corpus {path} not found: put the shared folder beside the repo")
-    lines = path.read_text(encoding="utf-8").split("\n")
+    """The cases of one conformance corpus (tests/conformance/RELATIVE)."""
+    lines = (CONFORMANCE / relative).read_text(encoding="utf-8").split("\n")
     return [json.loads(line) for line in lines if line.strip()]
 
 
 def corpus_params(relative: str) -> list[Any]:
-    """Parametrize over a corpus at collection time (one skip when it is absent)."""
-    path = CONFORMANCE / relative
-    if not path.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{path} not found"))]
-    lines = path.read_text(encoding="utf-8").split("\n")
-    cases = [json.loads(line) for line in lines if line.strip()]
-    return [pytest.param(case, id=case["name"]) for case in cases]
+    """Parametrize over a corpus at collection time, one case per test, named."""
+    return [pytest.param(case, id=case["name"]) for case in load_corpus(relative)]
 
 
 def case_input(case: dict[str, Any]) -> bytes:

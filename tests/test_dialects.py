@@ -61,7 +61,7 @@ def normalize(
 
 
 def fold(events: list[NormalizedEvent]) -> dict[str, Any]:
-    """The summary the provider corpus is written in (as ../shared/tools/conformance.py)."""
+    """The summary the provider corpus is written in (as the shared conformance tool folds)."""
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[dict[str, Any]] = []

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ssechat.normalized import NormalizedEvent
 from ssechat.pipeline import Outcome, Pipeline
-from tests.conftest import CONFORMANCE, EXAMPLES, case_input
+from tests.conftest import EXAMPLES, case_input, load_corpus
 from tests.test_dialects import ListSink
 
 
@@ -143,12 +143,7 @@ def test_files_concatenated_give_one_start_done_per_response() -> None:
 
 def _corpus_inputs() -> list[bytes]:
     inputs = [path.read_bytes() for path in sorted(EXAMPLES.glob("*.sse"))]
-    path = CONFORMANCE / "providers" / "streams.jsonl"
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").split("\n"):
-            if line.strip():
-                inputs.append(case_input(json.loads(line)))
-    return inputs
+    return inputs + [case_input(case) for case in load_corpus("providers/streams.jsonl")]
 
 
 INPUTS = _corpus_inputs()
@@ -281,13 +276,10 @@ _LINE_END = re.compile(rb"[\r\n]")
 
 
 def _complete_streams() -> list[tuple[str, bytes]]:
-    path = CONFORMANCE / "providers" / "streams.jsonl"
     streams = [(p.name, p.read_bytes()) for p in sorted(EXAMPLES.glob("*.sse"))]
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").split("\n"):
-            case = json.loads(line) if line.strip() else None
-            if case and case["complete"] and not case["expected"].get("error"):
-                streams.append((case["name"], case_input(case)))
+    for case in load_corpus("providers/streams.jsonl"):
+        if case["complete"] and not case["expected"].get("error"):
+            streams.append((case["name"], case_input(case)))
     return streams
 
 

@@ -1,6 +1,6 @@
 """`ssechat repair-json` as a user runs it: the installed command in a subprocess.
 
-The conformance corpus (../shared/conformance/repair/cases.jsonl) runs here
+The conformance corpus (tests/conformance/repair/cases.jsonl) runs here
 case by case. Cases it gets wrong are listed in KNOWN with the reason; they
 are strict xfails, so a case that starts passing must leave the list.
 """

@@ -23,7 +23,7 @@ import pytest
 from ssechat.cli import main
 from ssechat.cli.common import Environment
 from ssechat.replay import GARBAGE
-from tests.conftest import CONFORMANCE, EXAMPLES, case_input, json_lines, load_corpus, run_ssechat
+from tests.conftest import EXAMPLES, case_input, json_lines, load_corpus, run_ssechat
 from tests.test_replay import Served, serve
 
 Answer = tuple[str, list[tuple[str, Any]]]  # text, [(tool name, arguments)]
@@ -116,13 +116,10 @@ needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not on PATH (CI in
 def test_curl_reads_every_capture_byte_for_byte_and_parse_sse_agrees(tmp_path: Path) -> None:
     """One server with every example and corpus capture; request i gets capture i."""
     paths = sorted(EXAMPLES.glob("*.sse"))
-    corpus = CONFORMANCE / "providers" / "streams.jsonl"
-    if corpus.exists():
-        for line in corpus.read_text(encoding="utf-8").splitlines():
-            case = json.loads(line)
-            path = tmp_path / f"{case['name']}.sse"
-            path.write_bytes(case_input(case))
-            paths.append(path)
+    for case in load_corpus("providers/streams.jsonl"):
+        path = tmp_path / f"{case['name']}.sse"
+        path.write_bytes(case_input(case))
+        paths.append(path)
     received = []
     with serve(*paths, "--no-delay", "--count", str(len(paths))) as server:
         for n, path in enumerate(paths):
