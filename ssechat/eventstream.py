@@ -6,7 +6,10 @@ typed headers, a payload, and a CRC32 of everything before it. Each frame
 becomes one `sse.Event`: the `:event-type` header is its type and the
 payload its data; an exception frame is typed by its `:exception-type`
 (e.g. `throttlingException`), an error frame is `error` with a JSON data of
-its `:error-code` and `:error-message`.
+its `:error-code` and `:error-message`. InvokeModelWithResponseStream wraps
+the model's own events in `chunk` frames (`{"bytes": base64}`): the decoded
+event comes out instead, typed by its JSON `type` (Anthropic's message_start...),
+so that the model's own dialect reads it.
 
 This small decoder stands in for botocore's `EventStreamBuffer`: botocore is
 about 80 MB of AWS SDK with its own dependencies, where the format takes 100
@@ -19,6 +22,7 @@ reports the response as truncated.
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 import zlib
@@ -83,7 +87,20 @@ def frame_event(headers: dict[str, object], payload: bytes) -> Event:
     if kind == "error":
         error = {"code": headers.get(":error-code"), "message": headers.get(":error-message")}
         return Event("error", json.dumps(error), "")
-    return Event(str(headers.get(":event-type", "message")), data, "")
+    event_type = str(headers.get(":event-type", "message"))
+    if event_type == "chunk":
+        return _unwrapped(data) or Event(event_type, data, "")
+    return Event(event_type, data, "")
+
+
+def _unwrapped(data: str) -> Event | None:
+    """The model event inside an InvokeModelWithResponseStream `chunk` frame."""
+    try:
+        inner = base64.b64decode(json.loads(data)["bytes"], validate=True).decode("utf-8")
+        kind = json.loads(inner).get("type")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return Event(kind if isinstance(kind, str) and kind else "message", inner, "")
 
 
 class EventStreamDecoder:

@@ -7,6 +7,7 @@ CRC is checked.
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 import zlib
@@ -186,3 +187,32 @@ def test_parse_sse_text_of_ndjson_and_event_streams() -> None:
     assert proc.stdout == b"Hello\n" and proc.returncode == 0
     proc = run_ssechat(["parse-sse", "--text"], BEDROCK)
     assert proc.stdout == b"Hello\n" and proc.returncode == 0
+
+
+def test_invoke_model_chunks_unwrap_to_the_models_own_events() -> None:
+    """Bedrock's InvokeModelWithResponseStream: base64 Anthropic events inside `chunk` frames."""
+    inner = [
+        {
+            "type": "message_start",
+            "message": {"id": "msg_1", "model": "claude", "usage": {"input_tokens": 4}},
+        },
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 1},
+        },
+        {"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 4}},
+    ]
+    data = b"".join(
+        frame("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()}) for e in inner
+    )
+    events = InputDecoder().feed(data)
+    assert [e.event for e in events] == [e["type"] for e in inner]
+    normalized, outcome = normalize(data)
+    assert normalized[0]["provider"] == "anthropic"
+    assert normalized[-1] == {"type": "done", "finish_reason": "end_turn"}
+    assert [e["text"] for e in normalized if e["type"] == "delta"] == ["Hi"]
+    assert outcome.errors == outcome.truncated == 0

@@ -306,7 +306,7 @@ def test_tgi_details_give_the_finish_reason_and_usage() -> None:
     }
 
 
-def test_llamacpp_old_server_stop_booleans_name_the_reason() -> None:
+def test_llamacpp_old_server_has_no_reason_string() -> None:
     data = sse(
         (None, '{"content":"Hi","stop":false,"slot_id":0,"multimodal":false}'),
         (
@@ -315,7 +315,7 @@ def test_llamacpp_old_server_stop_booleans_name_the_reason() -> None:
         ),
     )
     events, _ = normalize(data)
-    assert events[-1] == {"type": "done", "finish_reason": "limit"}
+    assert events[-1] == {"type": "done", "finish_reason": None}  # booleans are not a reason
     assert fold(events)["usage"] == {"input_tokens": 3, "output_tokens": 1}
 
 
@@ -379,7 +379,15 @@ def test_dify_agent_and_workflow_streams() -> None:
     agent = sse(
         (
             None,
-            '{"event": "agent_thought", "id": "t1", "position": 1, "thought": "", "tool": "search", "tool_input": "{\\"q\\": \\"x\\"}"}',
+            '{"event": "agent_thought", "id": "t1", "position": 1, "thought": "", "tool": "", "tool_input": ""}',
+        ),
+        (
+            None,
+            '{"event": "agent_thought", "id": "t1", "position": 1, "thought": "", "tool": "search;dalle3", "tool_input": "{\\"search\\": {\\"q\\": \\"x\\"}, \\"dalle3\\": {\\"prompt\\": \\"cat\\"}}"}',
+        ),
+        (
+            None,
+            '{"event": "agent_thought", "id": "t1", "position": 1, "thought": "", "tool": "search;dalle3", "tool_input": "{}", "observation": "done"}',
         ),
         (None, '{"event": "agent_message", "answer": "Found it."}'),
         (
@@ -389,7 +397,10 @@ def test_dify_agent_and_workflow_streams() -> None:
         (None, '{"event": "tts_message_end", "audio": ""}'),
     )
     events, outcome = normalize(agent)
-    assert fold(events)["tool_calls"] == [{"id": "t1", "name": "search", "arguments": {"q": "x"}}]
+    assert fold(events)["tool_calls"] == [
+        {"id": None, "name": "search", "arguments": {"q": "x"}},
+        {"id": None, "name": "dalle3", "arguments": {"prompt": "cat"}},
+    ]
     assert fold(events)["text"] == "Found it." and types(events).count("start") == 1
     workflow = sse(
         (None, '{"event": "workflow_started", "data": {}}'),

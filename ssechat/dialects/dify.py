@@ -10,8 +10,8 @@ stream `text_chunk` and end with `workflow_finished`. `ping` keeps alive.
 |--------------------------------|----------------------------------------------|
 | message, agent_message         | delta (`answer`)                             |
 | text_chunk                     | delta (`data.text`, workflow runs)           |
-| agent_thought with a tool      | tool_call_delta + tool_call (a tool Dify     |
-|                                | runs itself), once per thought               |
+| agent_thought with tools       | tool_call_delta + tool_call per tool (tools  |
+|                                | Dify runs itself: no id), once per thought   |
 | message_replace                | refusal (moderation replaced the answer)     |
 | message_end                    | the end: usage (metadata.usage), done (null: |
 |                                | Dify gives no finish reason)                 |
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ClassVar, Final
+
+import orjson
 
 from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
 from ssechat.normalized import NormalizedEvent
@@ -42,12 +44,14 @@ class Dify(Dialect):
         self.chat = False  # a message came: message_end, not workflow_finished, ends it
         self.workflow_status: Any = None
         self.thoughts: set[Any] = set()
+        self.calls_made: list[str] = []
 
     def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
         super().begin(out, model, response_id)
         self.chat = False
         self.workflow_status = None
         self.thoughts = set()
+        self.calls_made = []
 
     def complete_at_eof(self) -> bool:
         return self.workflow_status is not None and not self.chat  # a workflow run that finished
@@ -81,15 +85,30 @@ class Dify(Dialect):
         emit_text(out, "refusal", payload.get("answer"))
 
     def _thought(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        """A thought naming its tools ("a;b"): one call each, the first time it does.
+
+        `tool_input` is JSON keyed by tool name ({"dalle3": {"prompt": ...}}):
+        each call gets its own part; other shapes are kept whole.
+        """
         self.chat = True
-        tool, key = payload.get("tool"), payload.get("id")
-        if not tool or not isinstance(tool, str) or key in self.thoughts:
+        tools, key = payload.get("tool"), payload.get("id")
+        if not tools or not isinstance(tools, str) or key in self.thoughts:
             return
         self.thoughts.add(key)
-        arguments = payload.get("tool_input")
-        call = ToolCall(len(self.thoughts) - 1, key, tool)
-        self.start_call(out, key, call, arguments if isinstance(arguments, str) else "")
-        self.finish_call(out, key)
+        raw = payload.get("tool_input")
+        raw = raw if isinstance(raw, str) else ""
+        try:
+            inputs = as_dict(loads(raw)) if raw else {}
+        except ValueError:
+            inputs = {}
+        names = [name for name in tools.split(";") if name]
+        for name in names:
+            index = len(self.calls_made)
+            self.calls_made.append(name)
+            part = inputs.get(name) if set(names) <= set(inputs) else None
+            arguments = orjson.dumps(part).decode() if part is not None else raw
+            self.start_call(out, (key, name), ToolCall(index, None, name), arguments)
+            self.finish_call(out, (key, name))
 
     def _message_end(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
         usage = as_dict(as_dict(payload.get("metadata")).get("usage"))

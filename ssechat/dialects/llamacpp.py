@@ -2,15 +2,15 @@
 
 Wire shape: `data: {"content": "...", "stop": false, ...}` per token, then a
 last event with `"stop": true`, the reason it stopped (`stop_type`: eos,
-word, limit; older servers: the booleans stopped_eos / stopped_word /
-stopped_limit, named here as `stop_type` names them), the token counts and
+word, limit; older servers have only the booleans stopped_eos / stopped_word
+/ stopped_limit, and no reason string: null), the token counts and
 `timings`. Errors come as `{"error": {"code", "message", "type"}}`.
 
 | event field                               | normalized                      |
 |-------------------------------------------|---------------------------------|
 | content                                   | delta                           |
 | stop: true                                | the end                         |
-| stop_type (or stopped_*)                  | done.finish_reason              |
+| stop_type                                 | done.finish_reason              |
 | tokens_evaluated / tokens_predicted       | usage, the last counts given    |
 |                                           | (else timings prompt_n /        |
 |                                           | predicted_n)                    |
@@ -19,19 +19,11 @@ stopped_limit, named here as `stop_type` names them), the token counts and
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final
+from typing import ClassVar
 
 from ssechat.dialects.base import Dialect, as_dict, emit_text, loads, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
-
-_OLD_STOPS: Final = (("stopped_eos", "eos"), ("stopped_word", "word"), ("stopped_limit", "limit"))
-
-
-def _finish(payload: dict[str, Any]) -> Any:
-    if "stop_type" in payload:
-        return payload["stop_type"]
-    return next((name for key, name in _OLD_STOPS if payload.get(key) is True), None)
 
 
 class LlamaCpp(Dialect):
@@ -59,5 +51,5 @@ class LlamaCpp(Dialect):
             self.error(out, error.get("message"), error.get("type") or error.get("code"))
             self.end(out, complete=True)
         elif payload.get("stop") is True:
-            self.finish_reason = _finish(payload)
+            self.finish_reason = payload.get("stop_type")
             self.end(out, complete=True)
