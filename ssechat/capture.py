@@ -29,6 +29,8 @@ import sys
 from dataclasses import dataclass
 from typing import IO, Final
 
+from ssechat.errors import UsageError
+
 HEADER_TAG: Final = "ssechat-capture"
 _HEADER_RE: Final = re.compile(r"^ ?ssechat-capture((?: [a-z-]+=\S*)*)\s*$")
 _TIME_RE: Final = re.compile(r"^ ?t=(\d+(?:\.\d+)?)\s*$")
@@ -75,13 +77,24 @@ def is_annotation(comment: str) -> bool:
     return parse_time(comment) is not None or parse_header(comment) is not None
 
 
-def create_private(path: str) -> IO[bytes]:
+def create_private(path: str, option: str = "--save") -> IO[bytes]:
     """Open `path` for writing with mode 0600 from the first moment it exists.
 
     The mode is given to open(2) itself, so there is no window in which the
     file is readable by others; an existing file is truncated and narrowed.
+    A symbolic link is refused, not followed: following it would narrow (and
+    overwrite) its target, which may be any file of the user's. A path that
+    cannot be opened (a missing directory) is a UsageError naming `option`.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if os.path.islink(path):
+            reason = "is a symbolic link (not followed: give the target's own path)"
+        else:
+            reason = f"cannot be written: {exc.strerror or exc}"
+        raise UsageError(f"{option} {path} {reason}") from None
     try:
         os.fchmod(fd, 0o600)
     except OSError:

@@ -385,9 +385,32 @@ SECRET_HEADERS: Final = ("authorization", "x-api-key", "x-goog-api-key", "api-ke
 
 
 def base_url_for(provider: Provider, given: str | None, environ: Mapping[str, str]) -> str:
-    """--base-url, else the provider's variable (COZE_API_BASE...), else the default."""
-    url = given or (environ.get(provider.base_url_env, "") if provider.base_url_env else "")
-    return (url or provider.base_url).rstrip("/")
+    """--base-url, else the provider's variable (COZE_API_BASE...), else the default.
+
+    UsageError (exit 2, at once) for a URL that cannot be requested: no
+    http(s) scheme, no host, a bad port, spaces or control characters.
+    """
+    from_env = environ.get(provider.base_url_env, "") if provider.base_url_env else ""
+    url = given or from_env
+    where = "--base-url" if given else provider.base_url_env
+    if not url:
+        return provider.base_url
+    if not _requestable(url.strip()):
+        shown = url.strip()[:200].encode("unicode_escape").decode("ascii")
+        raise UsageError(f"{where} {shown!r}: expected an http:// or https:// URL with a host")
+    return url.strip().rstrip("/")
+
+
+def _requestable(url: str) -> bool:
+    """Whether `url` is an http(s) URL with a host and a valid port, without spaces."""
+    if not url.isprintable() or any(char.isspace() for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a bad port, an unclosed [IPv6
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and port_ok
 
 
 def parse_header(text: str) -> tuple[str, str]:
@@ -397,6 +420,12 @@ def parse_header(text: str) -> tuple[str, str]:
         raise UsageError(f"-H {text!r}: expected 'Name: value'")
     if "\r" in value or "\n" in value:
         raise UsageError("-H: a header value cannot contain a line break")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"-H {name.strip()}: the value has characters a header cannot carry"
+        ) from None
     return name.strip(), value.strip()
 
 

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 # -- timing --------------------------------------------------------------------
 
+MAX_WAIT: Final = 1e7  # seconds; a longer wait overflows the clocks (and is a typo)
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -58,6 +60,16 @@ class Timing:
     speed: float = 1.0
     delay: float | None = None
     no_delay: bool = False
+
+    def checked(self, capture: Capture, name: str) -> Capture:
+        """`capture`, or UsageError when a recorded time or the delay puts a write too late."""
+        last = self.schedule(capture)[-1] if capture.segments else 0.0
+        if last > MAX_WAIT:
+            raise UsageError(
+                f"{name}: replaying it would wait {last:g} s (a `: t=` annotation or "
+                f"--delay too large; at most {MAX_WAIT:g} s)"
+            )
+        return capture
 
     def schedule(self, capture: Capture) -> list[float]:
         """The write time of each segment of `capture`, non-decreasing."""
@@ -391,7 +403,7 @@ class ReplayServer:
         self.url = f"http://{shown}:{bound_port}"
         if config.log_requests:
             try:
-                self._log_file = create_private(config.log_requests)
+                self._log_file = create_private(config.log_requests, "--log-requests")
             except OSError:
                 self.httpd.server_close()
                 raise

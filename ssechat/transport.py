@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import socket
 import time
@@ -157,31 +158,35 @@ Failure = HTTPFailure | TimeoutFailure | NetworkFailure | StreamFailure
 
 
 def server_delay(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """The wait the server asks for: retry-after-ms, else Retry-After (seconds or a date)."""
+    """The wait the server asks for: retry-after-ms, else Retry-After (seconds or a date).
+
+    A value that is not a finite number (nan, inf, 1e999) is ignored, as if absent.
+    """
     lower = {k.lower(): v for k, v in headers.items()}
-    ms = lower.get("retry-after-ms")
-    if ms is not None:
-        try:
-            value = float(ms) / 1000.0
-            if value >= 0:
-                return value
-        except ValueError:
-            pass
+    ms = _finite(lower.get("retry-after-ms"))
+    if ms is not None and ms >= 0:
+        return ms / 1000.0
     after = lower.get("retry-after")
     if after is None:
         return None
-    after = after.strip()
+    seconds = _finite(after)
+    if seconds is not None:
+        return max(seconds, 0.0)
     try:
-        return max(float(after), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(after)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(after.strip())
+    except (TypeError, ValueError, OverflowError):
         return None
     if when is None:
         return None
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def _finite(text: str | None) -> float | None:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def status_retryable(status: int, headers: Mapping[str, str]) -> bool:

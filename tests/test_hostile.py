@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import json_lines, run_ssechat, ssechat_command
 from tests.hostile_server import HostileServer
@@ -245,3 +249,105 @@ def test_a_refused_proxy_is_named() -> None:
     result = send("https://127.0.0.1:9/v1", "--retries", "0", env=env)
     assert result.returncode == 6, result.stderr
     assert f"cannot connect to the proxy {url}".encode() in result.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "NaN"])
+def test_a_non_finite_retry_after_is_ignored(value: str) -> None:
+    headers = (f"Retry-After: {value}", f"retry-after-ms: {value}")
+    with HostileServer("status", {"times": 1, "headers": headers}) as server:
+        result = send(server.url)
+    assert result.returncode == 0, result.stderr
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com",
+        "example.com/v1",
+        "http://",
+        "http://h:99999",
+        "http://[::1",
+        "http://a b",
+    ],
+)
+def test_a_bad_base_url_is_a_usage_error_at_once(url: str) -> None:
+    result = run_ssechat(["send", "--base-url", url, "hi"], env=ENV, timeout=20)
+    assert result.returncode == 2, result.stderr
+    assert b"--base-url" in result.stderr
+
+
+def test_save_into_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    with HostileServer("length") as server:
+        result = send(server.url, "--save", str(tmp_path / "missing" / "cap.sse"))
+    assert result.returncode == 2
+    assert b"No such file or directory" in result.stderr
+    assert server.requests == []  # refused before anything is sent
+
+
+def test_save_onto_a_symlink_is_refused_and_the_target_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("mine\n")
+    target.chmod(0o644)
+    link = tmp_path / "cap.sse"
+    link.symlink_to(target)
+    with HostileServer("length") as server:
+        result = send(server.url, "--save", str(link))
+    assert result.returncode == 2
+    assert b"symbolic link" in result.stderr
+    assert target.read_text() == "mine\n" and (target.stat().st_mode & 0o777) == 0o644
+
+
+_SECOND_OPTIONS = [
+    "--connect-timeout",
+    "--first-event-timeout",
+    "--idle-timeout",
+    "--timeout",
+    "--backoff-base",
+    "--backoff-max",
+    "--max-retry-wait",
+]
+_NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["nan", "inf", "-inf", "1e308", "1e999", "-0", "0", "1e-300", "0x10", "1_0"]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(option=st.sampled_from(_SECOND_OPTIONS), value=_NUMBERS)
+def test_any_option_value_is_a_usage_error_or_works_never_an_internal_error(
+    option: str, value: object
+) -> None:
+    """Non-finite and huge seconds: exit 2 at once, or a run that ends as runs end (never 1)."""
+    import io
+
+    from ssechat.cli import main
+    from ssechat.cli.common import Environment
+
+    stderr = io.StringIO()
+    env = Environment(
+        stdout=io.BytesIO(),
+        stdout_text=io.StringIO(),
+        stderr=io.BytesIO(),
+        stderr_text=stderr,
+        environ=ENV,
+    )
+    argv = ["send", "--base-url", "http://127.0.0.1:9", "--retries", "0", option, str(value), "hi"]
+    with _env(ENV):
+        status = main(argv, env)
+    assert status in (2, 5, 6), stderr.getvalue()
+    assert "internal error" not in stderr.getvalue()
+
+
+@contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old

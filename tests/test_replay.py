@@ -765,3 +765,17 @@ def test_twenty_concurrent_clients_each_get_the_full_stream() -> None:
         server.stop()
     assert results == {n: (200, expected) for n in range(20)}
     assert server.stderr.count(b" -> 200 ") == 20
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--delay", "1e308"], ["--delay", "nan"], ["--speed", "nan"], ["--speed", "inf"], []],
+    ids=["huge-delay", "nan-delay", "nan-speed", "inf-speed", "huge-annotation"],
+)
+def test_huge_or_non_finite_times_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    capture = tmp_path / "cap.sse"
+    capture.write_bytes(b"data: a\n\n: t=99999999999\ndata: b\n\n" if not args else b"data: a\n\n")
+    for serve in ([], ["--serve", "127.0.0.1:0"]):
+        result = run_ssechat(["replay", str(capture), *args, *serve], timeout=20)
+        assert result.returncode == 2, result.stderr
+        assert b"Traceback" not in result.stderr

@@ -174,3 +174,29 @@ class ByteSize(click.ParamType):  # type: ignore[type-arg]
         if not match or int(match.group(1)) == 0:
             self.fail(f"{value!r} is not a size such as 65536, 64K, 16M or 1G", param, ctx)
         return int(match.group(1)) * self._UNITS[match.group(2).upper()]
+
+
+MAX_SECONDS: Final = 1e7  # about 115 days: longer is a typo, and overflows the clocks
+
+
+class Seconds(click.ParamType):  # type: ignore[type-arg]
+    """A finite number of seconds (or a factor), > 0, or >= 0 with `zero_ok`; not nan or inf."""
+
+    name = "seconds"
+
+    def __init__(self, *, zero_ok: bool = False, maximum: float = MAX_SECONDS) -> None:
+        self.zero_ok = zero_ok
+        self.maximum = maximum
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        low_ok = number >= 0 if self.zero_ok else number > 0
+        if not (low_ok and number <= self.maximum):  # false for nan too
+            low = ">= 0" if self.zero_ok else "> 0"
+            self.fail(f"{value!r} is not a finite number {low} and <= {self.maximum:g}", param, ctx)
+        return number

@@ -9,7 +9,7 @@ from types import FrameType
 
 import click
 
-from ssechat.cli.common import EXAMPLES_HEADING, Environment, debug_option, get_env
+from ssechat.cli.common import EXAMPLES_HEADING, Environment, Seconds, debug_option, get_env
 from ssechat.errors import ExitStatus, UsageError
 
 EXAMPLES = """\
@@ -47,14 +47,14 @@ def _logger(env: Environment) -> Callable[[str], None]:
 )
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(),
     default=1.0,
     show_default=True,
     help="Play this many times faster (0.5: twice as slow).",
 )
 @click.option(
     "--delay",
-    type=click.FloatRange(min=0),
+    type=Seconds(zero_ok=True),
     default=None,
     metavar="SECONDS",
     help="Seconds between events, instead of the recorded times "
@@ -147,13 +147,13 @@ def replay_cmd(
         ]
         if used:
             raise UsageError(f"{', '.join(used)} only make sense with --serve")
-        captures = (read_capture(name, stdin=env.stdin) for name in files)
+        captures = (timing.checked(read_capture(name, stdin=env.stdin), name) for name in files)
         replay.replay_to_stream(captures, env.stdout, timing)
         return ExitStatus.OK
 
     host, port = replay.parse_listen(serve)
     config = replay.ServerConfig(
-        captures=[read_capture(name, stdin=env.stdin) for name in files],
+        captures=[timing.checked(read_capture(name, stdin=env.stdin), name) for name in files],
         names=list(files),
         timing=timing,
         fault=replay.parse_faults(faults),

@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 
 import click
 
-from ssechat.cli.common import EXAMPLES_HEADING, Environment, debug_option, flush_option, get_env
+from ssechat.cli.common import (
+    EXAMPLES_HEADING,
+    Environment,
+    Seconds,
+    debug_option,
+    flush_option,
+    get_env,
+)
 from ssechat.cli.dialect_files import dialect_file_option, load_dialect_files
 from ssechat.errors import ExitStatus, UsageError
 from ssechat.normalized import FlushPolicy
@@ -30,7 +37,7 @@ PROVIDER_NAMES = ("openai", "openai-responses", "anthropic", "coze", "gemini")
 def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
     return click.option(
         name,
-        type=click.FloatRange(min=0, min_open=True),
+        type=Seconds(),
         default=default,
         show_default=True if default is not None else "none",
         metavar="SECONDS",
