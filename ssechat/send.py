@@ -49,13 +49,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import IO, Any, Final, Protocol
 
+from ssechat import verdict
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
-from ssechat.dialects.anthropic import Anthropic
-from ssechat.dialects.openai_responses import OpenAIResponses
+from ssechat.fold import Response
 from ssechat.keys import Redactor, StreamRedactor
 from ssechat.normalized import (
     TERMINAL_ESCAPES,
@@ -66,7 +66,7 @@ from ssechat.normalized import (
     json_line,
     raw_event_lines,
 )
-from ssechat.pipeline import Pipeline
+from ssechat.pipeline import Outcome, Pipeline
 from ssechat.providers import Request, anthropic_prefill, is_background, responses_continuation
 from ssechat.sse import Decoder, EventRun, Item
 from ssechat.summary import Summary
@@ -135,37 +135,6 @@ class Options:
     allow_truncated: bool = False
 
 
-@dataclass
-class Fold:
-    """The final answer assembled from normalized events (for --final)."""
-
-    text: list[str] = field(default_factory=list)
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    finish_reason: Any = None
-    usage: dict[str, Any] | None = None
-    done: bool = False
-
-    def add(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "delta" and not event.get("index"):
-            self.text.append(str(event.get("text", "")))
-        elif kind == "tool_call":
-            self.tool_calls.append({k: v for k, v in event.items() if k != "type"})
-        elif kind == "usage":
-            self.usage = {k: v for k, v in event.items() if k != "type"}
-        elif kind == "done":
-            self.finish_reason = event.get("finish_reason")
-            self.done = True
-
-    def answer(self) -> dict[str, Any]:
-        return {
-            "text": "".join(self.text),
-            "tool_calls": self.tool_calls,
-            "finish_reason": self.finish_reason,
-            "usage": self.usage,
-        }
-
-
 class _Relay:
     """The pipeline's sink: hands every batch to the session before the real writer."""
 
@@ -173,7 +142,7 @@ class _Relay:
         self.session = session
 
     def write(self, events: list[dict[str, Any]]) -> None:
-        self.session._normalized(events)
+        self.session._normalized(events, counted=False)
 
     def raw(self, lines: list[bytes]) -> None:
         self.session._unrecognised(lines)
@@ -186,8 +155,9 @@ class _TimedRelay(_Relay):
     """The same, for a sink that wants arrival times (the summary)."""
 
     def write_timed(self, events: list[dict[str, Any]], seconds: float | None) -> None:
+        """One SSE event's normalized events (perhaps none): counted, as parse-sse does."""
         self.session._seconds = seconds
-        self.session._normalized(events)
+        self.session._normalized(events, counted=True)
 
 
 class Session:
@@ -256,7 +226,8 @@ class Session:
             name="the response",
         )
         self._pipeline_closed = False
-        self.fold = Fold()
+        self.fold = Response()  # --final: the answer, written when the response is complete
+        self.outcome: Outcome | None = None
         self.begun = False  # something of this response reached stdout
         self.response_started = self.clock()
         self.last_event_id = ""
@@ -429,7 +400,7 @@ class Session:
         self._pipeline_closed = True
         self._closing = True
         try:
-            self.pipeline.close()
+            self.outcome = self.pipeline.close()
         finally:
             self._closing = False
 
@@ -440,9 +411,14 @@ class Session:
             self.writer.write(lines)
             self.begun = True
 
-    def _normalized(self, produced: list[dict[str, Any]]) -> None:
-        """The dialect's events: write (or fold) them, holding back a failing end."""
+    def _normalized(self, produced: list[dict[str, Any]], *, counted: bool) -> None:
+        """The dialect's events: write (or fold) them, holding back a failing end.
+
+        `counted`: they are one SSE event's (the summary counts SSE events).
+        """
         if not produced:
+            if counted:
+                self._emit(produced, counted=True)
             return
         self._content = True
         if self._skip:
@@ -466,17 +442,17 @@ class Session:
                 if not self.stream_error_retryable:
                     continue
             # The failing end waits until we know whether a retry replaces it.
-            self._emit(produced[:index])
+            self._emit(produced[:index], counted=counted)
             self.pending += produced[index:]
             if not self._closing and self.stream_error_retryable:
                 raise StreamFailure(
                     self.stream_error or "error event", reason=code or "error event", retryable=True
                 )
             return
-        self._emit(produced)
+        self._emit(produced, counted=counted)
 
-    def _emit(self, events: list[dict[str, Any]]) -> None:
-        if not events:
+    def _emit(self, events: list[dict[str, Any]], *, counted: bool = False) -> None:
+        if not events and not counted:
             return
         partial = self.partial
         if partial is not None:
@@ -492,16 +468,21 @@ class Session:
             return
         timed = getattr(sink, "write_timed", None)
         if timed is not None:
-            timed(events, self._seconds)
+            timed(events, self._seconds, counted)
         else:
             sink.write(events)
-        if self.options.mode is not Mode.TEXT or any(
+        if (events and self.options.mode is not Mode.TEXT) or any(
             e.get("type") == "delta" and e.get("text") and "index" not in e for e in events
         ):
             self.begun = True
 
     def _finish(self) -> None:
-        if self.options.final:
+        """The body ended: --final's answer (of a complete response only), then the verdict.
+
+        The verdict is parse-sse's on the same bytes (`ssechat.verdict`): a
+        tool call cut off or unrepairable is exit 3 here too.
+        """
+        if self.options.final and self.fold.done:
             answer = self.fold.answer()
             if self.options.mode is Mode.TEXT:
                 text = answer["text"]
@@ -512,6 +493,8 @@ class Session:
             else:
                 self.writer.write([json_line(answer)])
         self.writer.flush()
+        if self.outcome is not None:
+            verdict.check([self.outcome], allow_truncated=self.options.allow_truncated)
 
     def _continuation_request(self) -> tuple[Request, str] | None:
         """The request that continues this response where it stopped, and its kind.
@@ -525,17 +508,13 @@ class Session:
         dialect = self.pipeline.dialect
         if dialect is None or not dialect.open:
             return None
-        if (
-            self._background
-            and isinstance(dialect, OpenAIResponses)
-            and self.stream_error is None
-            and isinstance(dialect.response_id, str)
-            and dialect.response_id
-            and dialect.sequence is not None
-        ):
-            request = responses_continuation(self.request, dialect.response_id, dialect.sequence)
-            return request, "stream"
-        if self.partial and isinstance(dialect, Anthropic) and dialect.text_only:
+        # What the provider allows is the dialect's to say; the request is built here.
+        point = dialect.continuation()
+        if point is None:
+            return None
+        if point.kind == "stream" and self._background and self.stream_error is None:
+            return responses_continuation(self.request, point.response_id, point.after), "stream"
+        if point.kind == "prefill" and self.partial and self._prefills:
             prefilled = anthropic_prefill(self.request, "".join(self.partial))
             if prefilled is not None:
                 return prefilled, "prefill"

@@ -22,113 +22,10 @@ or a tool call); `duration_ms` the time to the response's last event;
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO
 
-from ssechat.normalized import TRUNCATED, NormalizedEvent, json_line
-
-_CONTENT = frozenset({"delta", "reasoning", "tool_call_delta", "tool_call", "refusal"})
-
-
-class _Response:
-    __slots__ = (
-        "answer",
-        "dialect",
-        "errors",
-        "events",
-        "finish_reason",
-        "first",
-        "gap",
-        "id",
-        "last",
-        "model",
-        "reasoning",
-        "t0",
-        "tools",
-        "truncated",
-        "ttft",
-        "usage",
-    )
-
-    def __init__(self, start: NormalizedEvent | None, t0: float | None) -> None:
-        start = start or {}
-        self.dialect: Any = start.get("provider")
-        self.model: Any = start.get("model")
-        self.id: Any = start.get("id")
-        self.events = 0
-        self.answer = 0
-        self.reasoning = 0
-        self.tools: list[Any] = []
-        self.finish_reason: Any = None
-        self.usage: dict[str, Any] | None = None
-        self.truncated = False
-        self.errors: list[str] = []
-        self.t0 = t0
-        self.first: float | None = None
-        self.last: float | None = None
-        self.gap: float | None = None
-        self.ttft: float | None = None
-
-    def arrived(self, seconds: float | None) -> None:
-        """One more SSE event of this response, arriving at `seconds`."""
-        self.events += 1
-        if seconds is None:
-            return
-        if self.first is None:
-            self.first = seconds
-        if self.last is not None:
-            gap = seconds - self.last
-            if self.gap is None or gap > self.gap:
-                self.gap = gap
-        self.last = seconds
-
-    def add(self, event: NormalizedEvent, seconds: float | None) -> None:
-        kind = event.get("type")
-        if kind in _CONTENT and self.ttft is None and seconds is not None:
-            self.ttft = seconds
-        if kind == "delta":
-            if not event.get("index"):
-                self.answer += len(event.get("text", ""))
-        elif kind == "reasoning":
-            self.reasoning += len(event.get("text", ""))
-        elif kind == "tool_call":
-            self.tools.append(event.get("name"))
-            if event.get("error"):
-                self.errors.append(f"tool call {event.get('name')!r}: {event['error']}")
-        elif kind == "usage":
-            self.usage = {k: v for k, v in event.items() if k != "type"}
-        elif kind == "done":
-            self.finish_reason = event.get("finish_reason")
-        elif kind == "error":
-            if event.get("code") == TRUNCATED:
-                self.truncated = True
-            else:
-                self.errors.append(str(event.get("message")))
-
-    def record(self, http_status: int | None) -> dict[str, Any]:
-        def ms(seconds: float | None) -> float | None:
-            return None if seconds is None else round(seconds * 1000, 1)
-
-        t0 = self.t0 or 0.0
-        known = self.t0 is not None and self.last is not None
-        span = (self.last - self.first) if known and self.first is not None else None  # type: ignore[operator]
-        return {
-            "dialect": self.dialect,
-            "model": self.model,
-            "id": self.id,
-            "events": self.events,
-            "answer_chars": self.answer,
-            "reasoning_chars": self.reasoning,
-            "tool_calls": self.tools,
-            "finish_reason": self.finish_reason,
-            "usage": self.usage,
-            "truncated": self.truncated,
-            "errors": self.errors,
-            "http_status": http_status,
-            "ttft_ms": ms(self.ttft - t0) if known and self.ttft is not None else None,
-            "duration_ms": ms(self.last - t0) if known else None,  # type: ignore[operator]
-            "max_gap_ms": ms(self.gap) if known else None,
-            "events_per_s": round(self.events / span, 1) if span else None,
-        }
+from ssechat.fold import Response
+from ssechat.normalized import NormalizedEvent, json_line
 
 
 class Summary:
@@ -138,7 +35,7 @@ class Summary:
         self.stream = stream
         self.flush_each = flush_each
         self.http_status: int | None = None
-        self._current: _Response | None = None
+        self._current: Response | None = None
         self._waiting = 0  # events that came before their response's start
         self._last_time: float | None = None  # the previous response's last event
 
@@ -189,7 +86,7 @@ class Summary:
             t0 = self._last_time  # the next response of a live stream
         else:
             t0 = 0.0  # the first response, or a capture whose times start again
-        self._current = _Response(start, t0)
+        self._current = Response(start, t0)
         for _ in range(self._waiting):
             self._current.arrived(seconds)
         self._waiting = 0

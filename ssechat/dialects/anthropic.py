@@ -29,6 +29,7 @@ import orjson
 from ssechat.dialects.base import (
     MALFORMED,
     NO_TEMPLATE,
+    Continuation,
     Dialect,
     Template,
     ToolCall,
@@ -77,6 +78,10 @@ class Anthropic(Dialect):
         self.has_content = False
         self.initial_input = {}
         self.text_only = True
+
+    def continuation(self) -> Continuation | None:
+        """An answer of text only can go on as a prefill (even after overloaded_error)."""
+        return Continuation("prefill") if self.open and self.text_only else None
 
     def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
         """A read of nothing but deltas of the open block, in one go (`Template.match_all`)."""

@@ -178,6 +178,19 @@ def _proven(data: str, start: int, end: int, value: str, path: tuple[Any, ...]) 
     return bool(probed == expected)
 
 
+class Continuation(NamedTuple):
+    """How an open response may be continued (`Dialect.continuation`).
+
+    `kind` "stream": read the same response again from `after` (a Responses
+    background response, by `response_id`); "prefill": ask again with the
+    answer so far as the start of the reply (Anthropic, text only).
+    """
+
+    kind: str
+    response_id: str = ""
+    after: int = 0
+
+
 class ToolCall:
     """A tool call being assembled from fragments."""
 
@@ -295,12 +308,24 @@ class Dialect:
         never calls this.
         """
         if self.open:
+            if self.errored:  # healed: no longer counted against the response
+                self.errors -= 1
+                if not self.errors:
+                    self.first_error = None
             self.errored = False
             self.resuming = True
 
     def complete_at_eof(self) -> bool:
         """Whether an open response is complete when the input ends (Gemini: yes)."""
         return False
+
+    def continuation(self) -> Continuation | None:
+        """Where the provider lets the open response go on after a failure, if anywhere.
+
+        `send` turns it into a request (`providers.continuation_request`);
+        the dialect only says what its stream allows (no HTTP here).
+        """
+        return None
 
     # -- the life cycle ------------------------------------------------------
 

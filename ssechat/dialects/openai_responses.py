@@ -33,7 +33,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, loads, usage_event_fields
+from ssechat.dialects.base import (
+    Continuation,
+    Dialect,
+    ToolCall,
+    as_dict,
+    loads,
+    usage_event_fields,
+)
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -80,6 +87,13 @@ class OpenAIResponses(Dialect):
         super().begin(out, model, response_id)
         self.response_id = response_id
         self.by_item = {}
+
+    def continuation(self) -> Continuation | None:
+        """A response with an id is read again after its last sequence number."""
+        response_id, sequence = self.response_id, self.sequence
+        if self.open and not self.errored and isinstance(response_id, str) and response_id:
+            return None if sequence is None else Continuation("stream", response_id, sequence)
+        return None
 
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
