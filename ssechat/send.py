@@ -21,8 +21,11 @@ what a retry means for the output (DESIGN.md section 3, the `retry` event):
   the two continuations that spare paying for the answer twice (below).
 - the continuations (`_continuation_request`), tried in this order. A
   stream that carried SSE ids (after output began, no error event): the
-  same request with `Last-Event-ID`. A Responses API request in background mode
-  (`providers.is_background`; no error event): GET
+  same request with `Last-Event-ID`, continued only when the new stream's
+  first event carries an id not seen before (`ssechat.resume`); a server
+  that starts over is restarted, or given up in `--text` and `--raw`. A
+  Responses API request in background mode (`providers.is_background`; no
+  error event): GET
   {base}/responses/{id}?stream=true&starting_after={last sequence_number}.
   Anthropic, when the answer so far is text only (no thinking, no tool use,
   no server tool) and the output is normalized events (JSON lines, `--text`,
@@ -68,6 +71,7 @@ from ssechat.normalized import (
 )
 from ssechat.pipeline import Outcome, Pipeline
 from ssechat.providers import Request, anthropic_prefill, is_background, responses_continuation
+from ssechat.resume import IdLog, NotResumed, Proof
 from ssechat.sse import Decoder, EventRun, Item
 from ssechat.summary import Summary
 from ssechat.transport import (
@@ -187,6 +191,8 @@ class Session:
         # The next stream continues this response: "" (no), "stream" (the same
         # stream read on) or "prefill" (a new message continuing the text).
         self._continuation = ""
+        self._proof: Proof | None = None  # a Last-Event-ID continuation not yet proved
+        self._ids_resume = options.resume is Resume.AUTO  # cleared when a server starts over
         self._skip = ""  # whitespace the prefill left out, not to be written twice
         auto = options.resume is Resume.AUTO
         self._background = auto and is_background(request)
@@ -231,6 +237,7 @@ class Session:
         self.begun = False  # something of this response reached stdout
         self.response_started = self.clock()
         self.last_event_id = ""
+        self.ids = IdLog()
         # The answer's text so far, when a prefill may continue it.
         self.partial: list[str] | None = [] if self._prefills else None
         self.pending: list[dict[str, Any]] = []  # held until we know a retry replaces them
@@ -259,6 +266,8 @@ class Session:
             self.pending = []  # the error that interrupted it is healed
             self.stream_error = None
             self.stream_error_retryable = False
+            if self._continuation == "id":
+                self._proof = Proof(self.ids)
             if self._continuation == "prefill":
                 partial = "".join(self.partial or ())
                 self._skip = partial[len(partial.rstrip()) :]
@@ -273,9 +282,33 @@ class Session:
         self._continuation = ""
 
     def on_chunk(self, chunk: bytes, seconds: float) -> bool:
-        return self._process(self.redactor.feed(chunk))
+        data = self.redactor.feed(chunk)
+        if self._proof is not None:
+            try:
+                proved = self._proof.feed(data)
+            except NotResumed as exc:
+                raise self._not_resumed(exc) from None
+            if proved is None:
+                return False
+            self._proof, data = None, proved
+        return self._process(data)
+
+    def _not_resumed(self, exc: NotResumed) -> StreamFailure:
+        """The server started over: no more Last-Event-ID; the retry restarts (or gives up)."""
+        self._proof = None
+        self._ids_resume = False
+        return StreamFailure(
+            f"the server started the stream again instead of resuming it ({exc})",
+            reason="not resumed",
+            retryable=True,
+        )
 
     def on_end(self) -> None:
+        if self._proof is not None:
+            try:
+                self._proof.end()
+            except NotResumed as exc:
+                raise self._not_resumed(exc) from None
         self._process(self.redactor.close())
         if self.options.mode is Mode.EVENTS and not self.options.final:
             self._event_lines(self.events_decoder.close())
@@ -386,6 +419,8 @@ class Session:
         last_id = self.pipeline.decoder.last_event_id
         if last_id:
             self.last_event_id = last_id
+        if self._ids_resume:
+            self.ids.add(chunk, last_id)
         return self._content
 
     def _event_lines(self, items: list[Item] | list[Item | EventRun]) -> None:
@@ -503,8 +538,8 @@ class Session:
         """
         if self.options.resume is not Resume.AUTO or self._pipeline_closed:
             return None
-        if self.last_event_id and self.begun and self.stream_error is None:
-            return self.request.with_headers({"Last-Event-ID": self.last_event_id}), "stream"
+        if self.last_event_id and self.begun and self.stream_error is None and self._ids_resume:
+            return self.request.with_headers({"Last-Event-ID": self.last_event_id}), "id"
         dialect = self.pipeline.dialect
         if dialect is None or not dialect.open:
             return None

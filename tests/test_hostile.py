@@ -351,3 +351,24 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = old
+
+
+def test_ids_without_resumption_restart_instead_of_doubling() -> None:
+    """A server with ids that starts over on Last-Event-ID: "HelloHello world!" before."""
+    with HostileServer("ids-restart") as server:
+        result = send(server.url)
+    assert result.returncode == 0, result.stderr
+    lines = json_lines(result.stdout)
+    resumes = [line["resume"] for line in lines if line["type"] == "retry"]
+    assert resumes == ["continue", "restart"]
+    last = max(i for i, line in enumerate(lines) if line["type"] == "retry")
+    assert text_of(b"\n".join(json.dumps(line).encode() for line in lines[last:])) == (
+        "Hello world!"
+    )
+    assert server.requests[1].headers["last-event-id"] == "1"
+    assert "last-event-id" not in server.requests[2].headers
+    with HostileServer("ids-restart") as server:
+        result = send(server.url, "--text")
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == b"Hello\n"  # never "HelloHello world!"
+    assert b"started the stream again" in result.stderr
