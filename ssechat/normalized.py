@@ -336,6 +336,8 @@ class TextWriter:
         self._escape_reasoning = reasoning is not None and is_terminal(reasoning)
         self._text_open = False  # answer text written and not yet ended by a newline
         self._reasoning_open = False
+        self.wrote_text = False
+        self.tool_calls = 0  # complete calls seen: --text writes none of them
 
     def write(self, events: list[NormalizedEvent]) -> None:
         parts: list[str] = []
@@ -359,6 +361,8 @@ class TextWriter:
                     self._reasoning_open = event["text"][-1] != "\n"
             elif kind == "done" or (kind == "error" and event.get("code") == TRUNCATED):
                 self._end_response(parts, thoughts)
+            elif kind == "tool_call":
+                self.tool_calls += 1
         self._emit(parts, thoughts)
 
     def _end_response(self, parts: list[str], thoughts: list[str]) -> None:
@@ -377,6 +381,7 @@ class TextWriter:
             self.reasoning.write(thought.encode("utf-8", "replace"))
             self.reasoning.flush()
         if parts:
+            self.wrote_text = True
             text = "".join(parts)
             if self._escape_out:
                 text = text.translate(TERMINAL_ESCAPES)
@@ -389,6 +394,17 @@ class TextWriter:
             self.stream.write(b"".join(lines))
             if self.flush_each:
                 self.stream.flush()
+
+    def tool_call_note(self) -> str | None:
+        """What to say when tool calls were all there was: --text showed nothing of them."""
+        if self.wrote_text or not self.tool_calls:
+            return None
+        many = self.tool_calls != 1
+        calls = f"{self.tool_calls} tool call" + "s" * many
+        return (
+            f"no answer text, only {calls}: the JSON lines show {'them' if many else 'it'} "
+            "(parse-sse without --text | jq -c 'select(.type == \"tool_call\")')"
+        )
 
     def close(self) -> None:
         parts: list[str] = []

@@ -33,12 +33,14 @@ translates them to each provider's.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from ssechat import __version__
 from ssechat.errors import UsageError
 
 JSONObject = dict[str, Any]
@@ -47,6 +49,7 @@ ANTHROPIC_VERSION: Final = "2023-06-01"
 ANTHROPIC_MAX_TOKENS: Final = 4096
 COZE_DEFAULT_USER: Final = "ssechat"
 SCHEMA_NAME: Final = "response"
+USER_AGENT: Final = f"ssechat/{__version__}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Prompt:
     tools: tuple[Tool, ...] = ()
     json_mode: bool = False
     schema: JSONObject | None = None
+    schema_strict: bool = True  # openai, openai-responses: "strict" of the JSON schema
     max_tokens: int | None = None
     body: JSONObject | None = None  # --body: sent as given (streaming forced)
     background: bool = False  # openai-responses: "background": true (continuable)
@@ -199,7 +203,11 @@ def _openai_chat(prompt: Prompt, model: str | None) -> JSONObject:
     if prompt.schema is not None:
         body["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": SCHEMA_NAME, "schema": prompt.schema, "strict": True},
+            "json_schema": {
+                "name": SCHEMA_NAME,
+                "schema": prompt.schema,
+                "strict": prompt.schema_strict,
+            },
         }
     elif prompt.json_mode:
         body["response_format"] = {"type": "json_object"}
@@ -232,7 +240,7 @@ def _openai_responses(prompt: Prompt, model: str | None) -> JSONObject:
                 "type": "json_schema",
                 "name": SCHEMA_NAME,
                 "schema": prompt.schema,
-                "strict": True,
+                "strict": prompt.schema_strict,
             }
         }
     elif prompt.json_mode:
@@ -381,7 +389,19 @@ PROVIDERS: Final[dict[str, Provider]] = {
     )
 }
 
+_NO_STRICT: Final = ("anthropic", "gemini")  # coze refuses --schema itself
 SECRET_HEADERS: Final = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
+
+
+def is_loopback(url: str) -> bool:
+    """True when the URL's host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def base_url_for(provider: Provider, given: str | None, environ: Mapping[str, str]) -> str:
@@ -438,12 +458,15 @@ def _force_stream(provider: Provider, body: JSONObject) -> JSONObject:
 def build_request(
     provider_name: str,
     prompt: Prompt,
-    key: str,
+    key: str | None,
     *,
     base_url: str,
     headers: tuple[tuple[str, str], ...] = (),
 ) -> Request:
-    """The request for this provider and prompt (UsageError for what it cannot do)."""
+    """The request for this provider and prompt (UsageError for what it cannot do).
+
+    `key` None sends no credentials (`send --no-auth`, a key-less local server).
+    """
     provider = PROVIDERS[provider_name]
     model = prompt.model or provider.default_model
     if prompt.body is not None:
@@ -455,6 +478,8 @@ def build_request(
         body = _force_stream(provider, body)
     else:
         body = provider.build(prompt, model)
+    if prompt.schema is not None and not prompt.schema_strict and provider.name in _NO_STRICT:
+        raise _refuse(provider.name, "--no-schema-strict", "its JSON schemas have no strict switch")
     if prompt.background:
         if provider.name != "openai-responses":
             raise _refuse(provider.name, "--background", "it is the Responses API's mode")
@@ -464,8 +489,9 @@ def build_request(
         "Accept": "text/event-stream",
         # Compression makes servers and proxies buffer a stream.
         "Accept-Encoding": "identity",
+        "User-Agent": USER_AGENT,
         **provider.extra_headers,
-        **provider.auth(key),
+        **(provider.auth(key) if key is not None else {}),
     }
     for name, value in headers:
         # -H replaces a default header of the same name, whatever its case.

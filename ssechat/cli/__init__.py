@@ -27,6 +27,7 @@ from ssechat.cli.common import (
     SsechatGroup,
     debug_option,
     get_env,
+    quiet_option,
 )
 from ssechat.errors import ExitStatus, Interrupted, SsechatError
 
@@ -49,6 +50,7 @@ ROOT_EXAMPLES = """\
     epilog=EXAMPLES_HEADING + ROOT_EXAMPLES,
 )
 @click.version_option(__version__, "-V", "--version", prog_name="ssechat")
+@quiet_option
 @debug_option
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -77,6 +79,15 @@ def _print_traceback(env: Environment) -> None:
     import traceback  # only with --debug: it costs start-up time to import
 
     traceback.print_exc(file=env.stderr_text)
+
+
+def _usage_message(exc: click.ClickException) -> str:
+    """click's error as one line (click's own is a 3-4 line block), with where to look."""
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
 
 
 def _error(env: Environment, message: str) -> None:
@@ -131,7 +142,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     except click.exceptions.Exit as exc:
         status = exc.exit_code
     except click.ClickException as exc:
-        exc.show(file=env.stderr_text)
+        _error(env, f"error: {_usage_message(exc)}")
         status = exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted) as exc:
         reason = str(exc) if isinstance(exc, Interrupted) and str(exc) else "interrupted"

@@ -150,6 +150,24 @@ def debug_option(func: F) -> F:
     )(func)
 
 
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        get_env(ctx).quiet = True
+
+
+def quiet_option(func: F) -> F:
+    """-q/--quiet: no notes or warnings on stderr (Environment.warn); errors still show."""
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_quiet,
+        help="Say nothing on stderr but errors: no warnings, notes or retry notices.",
+    )(func)
+
+
 def flush_option(func: F) -> F:
     return click.option(
         "--flush",

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 import click
 
 from ssechat import sources
-from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option, get_env
+from ssechat.cli.common import (
+    EXAMPLES_HEADING,
+    ByteSize,
+    debug_option,
+    flush_option,
+    get_env,
+    quiet_option,
+)
 from ssechat.cli.dialect_files import dialect_file_option, load_dialect_files
 from ssechat.errors import ExitStatus
 from ssechat.inputs import InputDecoder
@@ -120,6 +127,7 @@ def _warn(message: str) -> None:
     help="Refuse (exit 3) any single event larger than this.",
 )
 @flush_option
+@quiet_option
 @debug_option
 def parse_sse_cmd(
     files: tuple[str, ...],
@@ -198,6 +206,9 @@ def parse_sse_cmd(
             outcomes.append(pipeline.close())
     finally:
         sink.close()
+    note = sink.tool_call_note() if isinstance(sink, TextWriter) else None
+    if note:
+        env.warn(f"ssechat: note: {note}")
     return exit_status(outcomes, allow_truncated=allow_truncated)
 
 

@@ -14,7 +14,14 @@ from typing import IO, Any
 import click
 
 from ssechat import repair, sources
-from ssechat.cli.common import EXAMPLES_HEADING, ByteSize, debug_option, flush_option, get_env
+from ssechat.cli.common import (
+    EXAMPLES_HEADING,
+    ByteSize,
+    debug_option,
+    flush_option,
+    get_env,
+    quiet_option,
+)
 from ssechat.errors import ExitStatus, InputError, UsageError
 from ssechat.normalized import FlushPolicy, LineWriter
 
@@ -95,7 +102,6 @@ class _Options:
     help="Validate the result against this JSON Schema; exit 3 with the first violation "
     "(needs jsonschema: pip install 'ssechat[schema]').",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Do not say on stderr what was repaired.")
 @click.option(
     "--report",
     is_flag=True,
@@ -118,6 +124,7 @@ class _Options:
     help="Refuse (exit 3) input larger than this (each line, with --lines).",
 )
 @flush_option
+@quiet_option
 @debug_option
 def repair_json_cmd(
     file: str,
@@ -127,7 +134,6 @@ def repair_json_cmd(
     ensure_ascii: bool,
     strict: bool,
     schema_file: str | None,
-    quiet: bool,
     report: bool,
     timeout: float,
     max_bytes: int,
@@ -153,7 +159,7 @@ def repair_json_cmd(
         raise UsageError("--field needs --lines")
     if lines and indent is not None:
         raise UsageError("--indent cannot be used with --lines (one line per document)")
-    options = _Options(indent, ensure_ascii, strict, quiet, report, timeout)
+    options = _Options(indent, ensure_ascii, strict, get_env().quiet, report, timeout)
     if schema_file is not None:
         options.schema = _load_schema(schema_file)
     env = get_env()

@@ -9,7 +9,14 @@ from types import FrameType
 
 import click
 
-from ssechat.cli.common import EXAMPLES_HEADING, Environment, Seconds, debug_option, get_env
+from ssechat.cli.common import (
+    EXAMPLES_HEADING,
+    Environment,
+    Seconds,
+    debug_option,
+    get_env,
+    quiet_option,
+)
 from ssechat.errors import ExitStatus, UsageError
 
 EXAMPLES = """\
@@ -98,6 +105,7 @@ def _logger(env: Environment) -> Callable[[str], None]:
     metavar="K",
     help="With --serve: how many requests, from the first, get the fault.",
 )
+@quiet_option
 @debug_option
 def replay_cmd(
     files: tuple[str, ...],

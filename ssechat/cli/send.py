@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from ssechat.cli.common import (
     debug_option,
     flush_option,
     get_env,
+    quiet_option,
 )
 from ssechat.cli.dialect_files import dialect_file_option, load_dialect_files
 from ssechat.errors import ExitStatus, UsageError
@@ -23,15 +25,24 @@ from ssechat.normalized import FlushPolicy
 
 EXAMPLES = """\
   ssechat send "Name three prime numbers" --text
-  echo "Summarise: $(cat notes.txt)" | ssechat send -p anthropic --final --text
-  ssechat send --base-url http://127.0.0.1:8080/v1 --save cap.sse --retries 2 "hi" | jq -c .
+  ssechat send -p anthropic --final --text "Summarise this:" < notes.txt
+  SSECHAT_SEND_RETRIES=2 ssechat send --base-url http://127.0.0.1:8080/v1 --save cap.sse "hi"
 """
+
+ENV_PREFIX = "SSECHAT_SEND_"
+"""Every option's environment default: --idle-timeout is SSECHAT_SEND_IDLE_TIMEOUT."""
 
 # The rows of providers.PROVIDERS, named here so that `ssechat --version` does
 # not import the request builders (tests/test_send.py checks they agree).
 F = TypeVar("F", bound=Callable[..., Any])
 
 PROVIDER_NAMES = ("openai", "openai-responses", "anthropic", "coze", "gemini")
+
+
+class _HeaderLines(click.types.StringParamType):
+    """A -H value; from SSECHAT_SEND_HEADER, one header per line."""
+
+    envvar_list_splitter = "\n"
 
 
 def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
@@ -55,10 +66,9 @@ def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
     "-p",
     "--provider",
     type=click.Choice(PROVIDER_NAMES),
-    default="openai",
-    show_default=True,
-    envvar="SSECHAT_PROVIDER",
-    help="The API to call (also SSECHAT_PROVIDER). openai: any OpenAI-compatible server.",
+    default=lambda: get_env().environ.get("SSECHAT_PROVIDER") or "openai",
+    show_default="openai, or SSECHAT_PROVIDER",
+    help="The API to call. openai: any OpenAI-compatible server.",
 )
 @click.option("--base-url", metavar="URL", help="The API's base URL (default: the provider's).")
 @click.option("-m", "--model", help="The model (default: the provider's, see the man page).")
@@ -78,12 +88,20 @@ def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
     "--schema", type=click.File("rb"), metavar="FILE", help="Ask for JSON matching this schema."
 )
 @click.option(
+    "--schema-strict/--no-schema-strict",
+    default=True,
+    show_default=True,
+    help="openai, openai-responses: ask for strict adherence to --schema (OpenAI then "
+    "refuses schemas without additionalProperties: false on every object).",
+)
+@click.option(
     "-H",
     "--header",
     "headers",
     multiple=True,
+    type=_HeaderLines(),
     metavar="'NAME: VALUE'",
-    help="An extra request header (repeatable).",
+    help="An extra request header (repeatable; one per line in the variable).",
 )
 @click.option(
     "--background",
@@ -94,6 +112,12 @@ def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
 @click.option("--bot-id", help="coze: the bot to chat with.")
 @click.option("--user-id", help="coze: the user id (default: ssechat).")
 @click.option("--conversation-id", help="coze: continue this conversation.")
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Send no API key, for a server that needs none. A --base-url on this machine "
+    "(localhost, 127.0.0.1, ::1) needs none anyway when no key is set.",
+)
 @click.option("--api-key-env", metavar="NAME", help="Read the API key from this variable.")
 @click.option(
     "--api-key-file",
@@ -170,9 +194,15 @@ def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
 )
 @dialect_file_option
 @flush_option
+@quiet_option
 @debug_option
 def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
     """Send PROMPT (or stdin) to a provider and stream its answer.
+
+    Text piped on stdin comes first, then PROMPT after a blank line (`ssechat
+    send "Summarise this:" < notes.txt`); with no PROMPT, stdin is the prompt.
+    Every option has a default from the environment, SSECHAT_SEND_<OPTION>
+    (--idle-timeout: SSECHAT_SEND_IDLE_TIMEOUT; flags: 1 or 0).
 
     Writes the normalized JSON lines of parse-sse by default. The API key
     comes from OPENAI_API_KEY, ANTHROPIC_API_KEY, COZE_API_TOKEN or
@@ -206,20 +236,20 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
     env = get_env()
     prompt_obj = _prompt(env, prompt, opts)
     provider = providers.PROVIDERS[opts["provider"]]
-    key = keys.resolve_key(
-        provider.key_env,
-        keys.KeySource(opts["api_key_env"], opts["api_key_file"], opts["api_key_cmd"]),
-    )
+    base_url = providers.base_url_for(provider, opts["base_url"], env.environ)
+    key = _key(provider, base_url, opts, env)
     headers = tuple(providers.parse_header(h) for h in opts["headers"])
     request = providers.build_request(
         provider.name,
         prompt_obj,
         key,
-        base_url=providers.base_url_for(provider, opts["base_url"], os.environ),
+        base_url=base_url,
         headers=headers,
     )
     # -H values named as secrets (X-Access-Code, Cookie) are kept out of output as the key is.
-    secrets = [key, *(value for name, value in headers if redact_header(name, value) != value)]
+    secrets = [value for name, value in headers if redact_header(name, value) != value]
+    if key is not None:
+        secrets.insert(0, key)
     redact = keys.Redactor(secrets)
 
     def notice(message: str) -> None:
@@ -262,6 +292,25 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
     return ExitStatus.OK
 
 
+def _key(provider: Any, base_url: str, opts: dict[str, Any], env: Environment) -> str | None:
+    """The API key, or None: --no-auth, or a server on this machine with no key set."""
+    from ssechat import keys, providers
+
+    source = keys.KeySource(opts["api_key_env"], opts["api_key_file"], opts["api_key_cmd"])
+    given = [o for o in ("api_key_env", "api_key_file", "api_key_cmd") if opts[o]]
+    if opts["no_auth"]:
+        if given:
+            names = ", ".join("--" + o.replace("_", "-") for o in given)
+            raise click.UsageError(f"--no-auth sends no key: drop {names}")
+        return None
+    try:
+        return keys.resolve_key(provider.key_env, source, env.environ)
+    except UsageError:
+        if given or not providers.is_loopback(base_url):
+            raise
+        return None  # a local server (llama.cpp, vLLM, Ollama): no key was set, none is sent
+
+
 def _read_json(handle: Any, option: str) -> Any:
     try:
         return json.loads(handle.read())
@@ -295,11 +344,13 @@ def _prompt(env: Environment, words: tuple[str, ...], opts: dict[str, Any]) -> A
     elif text is None:
         if env.stdin_isatty:
             raise click.UsageError("no prompt: give it as arguments or on stdin")
-        text = env.stdin.read().decode("utf-8", "replace")
-        if text.endswith("\n"):
-            text = text[:-1]
+        text = _read_stdin(env)
         if not text.strip():
             raise click.UsageError("no prompt: stdin was empty")
+    elif _piped(env):
+        piped = _read_stdin(env)
+        if piped.strip():
+            text = f"{piped}\n\n{text}"  # as llm and sgpt: the piped text, then the words
     schema = _read_json(opts["schema"], "--schema") if opts["schema"] else None
     if schema is not None and not isinstance(schema, dict):
         raise UsageError("--schema: expected a JSON object (a JSON schema)")
@@ -311,6 +362,7 @@ def _prompt(env: Environment, words: tuple[str, ...], opts: dict[str, Any]) -> A
         tools=tools,
         json_mode=opts["json_mode"],
         schema=schema,
+        schema_strict=opts["schema_strict"],
         max_tokens=opts["max_tokens"],
         body=body,
         background=opts["background"],
@@ -318,3 +370,33 @@ def _prompt(env: Environment, words: tuple[str, ...], opts: dict[str, Any]) -> A
         user_id=opts["user_id"],
         conversation_id=opts["conversation_id"],
     )
+
+
+def _read_stdin(env: Environment) -> str:
+    text = env.stdin.read().decode("utf-8", "replace")
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _piped(env: Environment) -> bool:
+    """stdin is a pipe or a file (not a terminal, /dev/null or a socket left open)."""
+    if env.stdin_isatty:
+        return False
+    try:
+        mode = os.fstat(env.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return True  # an in-memory stream, as click's test runner gives
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+
+
+def _with_env_defaults(command: click.Command) -> click.Command:
+    """Give every option its variable, ENV_PREFIX + the long name, shown in --help."""
+    for param in command.params:
+        if not isinstance(param, click.Option):
+            continue
+        long_name = max((o for o in param.opts if o.startswith("--")), key=len)
+        param.envvar = ENV_PREFIX + long_name[2:].replace("-", "_").upper()
+        param.show_envvar = True
+    return command
+
+
+_with_env_defaults(send_cmd)
