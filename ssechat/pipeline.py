@@ -114,6 +114,8 @@ class Pipeline:
             comments=self._write_timed is not None,
         )
         self.dialect: Dialect | None = dialects.create(dialect) if dialect else None
+        self.forced = dialect is not None  # --dialect: never detected anew
+        self._ended: list[Dialect] = []  # dialects of earlier responses (a mixed log)
         self.raw_mode = False
         self.clock = clock
         self.now: float | None = None
@@ -184,12 +186,13 @@ class Pipeline:
             dialect.close(out, cut=cut)
             self._emit(out)
             began = began and dialect.truncated == truncated  # else said already
-            outcome.dialect = dialect.name
-            outcome.responses = dialect.responses
-            outcome.errors += dialect.errors
-            outcome.truncated += dialect.truncated
-            outcome.bad_calls = dialect.bad_calls
-            outcome.first_error = outcome.first_error or dialect.first_error
+            for each in [*self._ended, dialect]:
+                outcome.dialect = outcome.dialect or each.name
+                outcome.responses += each.responses
+                outcome.errors += each.errors
+                outcome.truncated += each.truncated
+                outcome.bad_calls += each.bad_calls
+                outcome.first_error = outcome.first_error or each.first_error
         if began:
             # Cut inside an event that no open response was waiting for (the
             # first event of the next response, or of an unknown stream).
@@ -231,19 +234,31 @@ class Pipeline:
             self._items_slow(expand_runs(items))
             return
         out: list[NormalizedEvent] = []
+        rest: Sequence[Item] = ()
         for segment in segments(items):
+            if not self.forced and dialect.between():
+                # Between responses: the next event is detected anew (a mixed log).
+                rest = segment.events() if isinstance(segment, EventRun) else segment
             # A read of the dialect's common events is taken whole, by their
             # data (`Dialect.feed_run`): a run's data strings as they are, so
             # that such a read never becomes Event tuples.
-            if isinstance(segment, EventRun):
+            elif isinstance(segment, EventRun):
                 texts = segment.texts()
                 if not dialect.feed_run(texts, out):
-                    dialect.feed_many(segment.events(texts), out)
+                    rest = dialect.feed_many(segment.events(texts), out)
             elif not (
                 all(map(isinstance, segment, repeat(Event)))
                 and dialect.feed_run(list(map(_data, segment)), out)
             ):
-                dialect.feed_many(segment, out)
+                rest = dialect.feed_many(segment, out)
+            if rest:
+                if out:
+                    self.sink.write(out)
+                    out = []
+                self._items_slow(list(rest))
+                rest = ()
+                dialect = self.dialect
+                assert dialect is not None
         if out:
             self.sink.write(out)
 
@@ -264,6 +279,8 @@ class Pipeline:
                 continue
             dialect = self.dialect
             assert dialect is not None
+            if not self.forced and dialect.between():
+                dialect = self._redetect(item, batch)
             out: list[NormalizedEvent] = []
             try:
                 dialect.feed(item, out)
@@ -277,6 +294,23 @@ class Pipeline:
             self.sink.raw(raw_lines)
         if batch:
             self.sink.write(batch)
+
+    def _redetect(self, item: Event, batch: list[NormalizedEvent]) -> Dialect:
+        """Between responses: the dialect of the next one, if `item` tells another."""
+        dialect = self.dialect
+        assert dialect is not None
+        name = dialects.detect(item)
+        if name is None or name == dialect.name:
+            return dialect
+        out: list[NormalizedEvent] = []
+        dialect.close(out)  # a response that ends with the input (Gemini) ends here
+        if self._write_timed is not None:
+            self.sink.write(out)
+        else:
+            batch += out
+        self._ended.append(dialect)
+        self.dialect = dialects.create(name)
+        return self.dialect
 
     def _detect(self, item: Event | Retry) -> bool:
         """Find the dialect; True when `item` should now go to it."""

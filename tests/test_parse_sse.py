@@ -130,6 +130,26 @@ def test_cuts_inside_events_through_the_installed_command() -> None:
     assert proc.returncode == 3 and json_lines(proc.stdout)[-1]["code"] == "truncated"
 
 
+def test_mixed_examples_on_stdin_keep_every_response() -> None:
+    """`cat examples/*.sse | ssechat parse-sse`: each response, in every output mode."""
+    data = b"".join(path.read_bytes() for path in sorted(EXAMPLES.glob("*.sse")))
+    lines = json_lines(run_ssechat(["parse-sse"], data).stdout)
+    starts = [line["provider"] for line in lines if line["type"] == "start"]
+    assert starts == ["anthropic", "coze", "openai-chat", "openai-chat"]
+    assert [line["type"] for line in lines].count("done") == 4
+    summary = run_ssechat(["parse-sse", "--summary"], data)
+    records = json_lines(summary.stdout)
+    assert summary.returncode == 0 and [r["dialect"] for r in records] == starts
+    alone = [
+        json_lines(run_ssechat(["parse-sse", "--summary", str(p)]).stdout)[0]
+        for p in sorted(EXAMPLES.glob("*.sse"))
+    ]
+    assert [r["events"] for r in records] == [r["events"] for r in alone]
+    text = run_ssechat(["parse-sse", "--text"], data).stdout
+    paths = sorted(EXAMPLES.glob("*.sse"))
+    assert text == b"".join(run_ssechat(["parse-sse", "--text", str(p)]).stdout for p in paths)
+
+
 def test_error_event_in_the_stream_is_exit_3_with_the_events_kept() -> None:
     data = ANTHROPIC.read_bytes()
     cut = data[: data.index(b"event: content_block_stop")]

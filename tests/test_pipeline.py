@@ -394,3 +394,37 @@ def test_a_capture_without_its_last_blank_line_is_complete() -> None:
     plain = b"data: hello\n\ndata: world"  # no dialect: plain text is not a cut
     sink, outcome, _ = run(plain)
     assert len(sink.lines) == 2 and outcome.truncated == 0
+
+
+# -- every response of a mixed input --------------------------------------------
+
+
+def test_every_pair_of_streams_joined_is_both_responses_in_turn() -> None:
+    """A log of many calls: each response detected anew, none dropped or merged."""
+    alone = {name: run(data) for name, data in STREAMS}
+    for first, data in STREAMS:
+        # Gemini has no end marker: old chunks carry no response id and a finish
+        # reason on every chunk, so two such responses in a row cannot be told
+        # apart, nor one response twice (the same id).
+        gemini = alone[first][1].dialect == "gemini"
+        old_gemini = gemini and b"responseId" not in data
+        joined = data.rstrip(b"\r\n") + b"\n\n"
+        for second, more in STREAMS:
+            if alone[second][1].dialect == "gemini" and (old_gemini or first == second):
+                continue
+            sink, outcome, warnings = run(joined + more)
+            assert sink.events == alone[first][0].events + alone[second][0].events, (first, second)
+            assert outcome.responses == alone[first][1].responses + alone[second][1].responses
+            assert outcome.truncated == outcome.errors == 0 and not warnings
+
+
+def test_mixed_examples_read_by_read_keep_every_response() -> None:
+    data = b"".join(path.read_bytes() for path in sorted(EXAMPLES.glob("*.sse")))
+    whole, outcome, _ = run(data)
+    kinds = [e["type"] for e in whole.events]
+    assert kinds.count("start") == kinds.count("done") == outcome.responses == 4
+    providers = [e["provider"] for e in whole.events if e["type"] == "start"]
+    assert providers == ["anthropic", "coze", "openai-chat", "openai-chat"]
+    for size in (1, 7, 100, 4096):
+        chunks = [data[at : at + size] for at in range(0, len(data), size)]
+        assert run(data, chunks)[0].events == whole.events

@@ -100,7 +100,7 @@ class Anthropic(Dialect):
                 return True
         return False
 
-    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> None:
+    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:
         """The loop over one read's events, with the common deltas inlined.
 
         Nearly every event of a long answer is a text (or thinking, or tool
@@ -119,7 +119,7 @@ class Anthropic(Dialect):
         json_match = self.json_template.match
         calls = self.calls
         hits = 0
-        for item in items:
+        for position, item in enumerate(items):
             if type(item) is not Event:
                 continue
             data = item[1]
@@ -160,9 +160,13 @@ class Anthropic(Dialect):
                 self._payload(payload, item, out)
             except MALFORMED as exc:
                 self.malformed(item, exc, out)
-            hot = self.open and self.has_content
+            if not self.open:  # the end: what follows is detected anew
+                self.template_hits += hits
+                return items[position + 1 :]
+            hot = self.has_content
             calls = self.calls
         self.template_hits += hits
+        return ()
 
     def _common_delta(self, data: str, payload: Any, out: list[NormalizedEvent], hits: int) -> bool:
         """A delta of the open response handled here (True), learning its template.

@@ -255,15 +255,31 @@ class Dialect:
         """
         return False
 
-    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> None:
-        """Translate the events among one read's decoder items (the pipeline's loop)."""
+    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:
+        """Translate the events among one read's decoder items (the pipeline's loop).
+
+        Returns the items after the event that ended the response (`between`),
+        for the pipeline to detect anew: a log may go on with another
+        provider's response.
+        """
         feed = self.feed
-        for item in items:
+        for position, item in enumerate(items):
             if type(item) is Event:
                 try:
                     feed(item, out)
                 except MALFORMED as exc:
                     self.malformed(item, exc, out)
+                if not self.open or (self.finish_reason is not None and self.between()):
+                    return items[position + 1 :]
+        return ()
+
+    def between(self) -> bool:
+        """Whether the next event may begin another response (of any dialect).
+
+        After the end marker; or, for a dialect whose response ends with the
+        input (Gemini), once it has its finish reason.
+        """
+        return not self.open or (self.finish_reason is not None and self.complete_at_eof())
 
     def may_learn(self, hits: int = 0) -> bool:
         """Whether to learn a template now: a few tries, then one per 16 events it served.

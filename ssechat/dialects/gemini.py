@@ -113,7 +113,11 @@ class Gemini(Dialect):
 
     def _chunk(self, chunk: dict[str, Any], out: list[NormalizedEvent]) -> None:
         response_id = chunk.get("responseId")
-        if not self.open or (response_id and self.response_id and response_id != self.response_id):
+        if (
+            not self.open
+            or (response_id and self.response_id and response_id != self.response_id)
+            or (self.finish_reason is not None and response_id != self.response_id)
+        ):  # after a finish reason, a chunk of another (or no) response id is another response
             self.begin(out, chunk.get("modelVersion"), response_id)
         elif response_id and not self.response_id:
             self.response_id = response_id

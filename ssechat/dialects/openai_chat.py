@@ -133,7 +133,7 @@ class OpenAIChat(Dialect):
         self.template_hits += len(datas)
         return True
 
-    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> None:
+    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:
         """The loop over one read's events, with the common chunks inlined.
 
         Nearly every chunk of a long answer is one choice whose delta is one
@@ -152,7 +152,7 @@ class OpenAIChat(Dialect):
         text_prefix, text_suffix, text_start, text_end = self.text_template
         args_prefix, args_suffix, args_start, args_end = self.args_template
         hits = 0
-        for item in items:
+        for position, item in enumerate(items):
             if type(item) is not Event:
                 continue
             data = item[1]
@@ -189,7 +189,10 @@ class OpenAIChat(Dialect):
                 chunk = loads(data)
             except _JSONDecodeError:
                 self._not_json(data, out)
-                hot = self.open and not self.finishes
+                if self.between():  # the end ([DONE]): what follows is detected anew
+                    self.template_hits += hits
+                    return items[position + 1 :]
+                hot = not self.finishes
                 calls = self.calls
                 continue
             # Usage, errors and Groq's x_groq never come with a lone text
@@ -257,9 +260,13 @@ class OpenAIChat(Dialect):
                 self._chunk(chunk, out)
             except MALFORMED as exc:
                 self.malformed(item, exc, out)
-            hot = self.open and not self.finishes
+            if self.between():
+                self.template_hits += hits
+                return items[position + 1 :]
+            hot = not self.finishes
             calls = self.calls
         self.template_hits += hits
+        return ()
 
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data
