@@ -17,8 +17,9 @@ from typing import Any, Final, Protocol, Union
 import orjson
 
 from ssechat.errors import InputError, UsageError
+from ssechat.inputs import InputDecoder
 from ssechat.repair import Repair
-from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Decoder, Event, EventRun, Item, Retry, segments
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, EventRun, Item, Retry, segments
 
 CHUNK_SIZE: Final = 64 * 1024
 _EOF_CHOICES: Final = ("dispatch", "discard")
@@ -176,7 +177,7 @@ def events(
 def _events(
     chunks: Iterator[bytes], max_event_bytes: int, dispatch_at_eof: bool
 ) -> Iterator[dict[str, Any]]:
-    decoder = Decoder(max_event_bytes=max_event_bytes, dispatch_at_eof=dispatch_at_eof)
+    decoder = InputDecoder(max_event_bytes=max_event_bytes, dispatch_at_eof=dispatch_at_eof)
     for chunk in chunks:
         yield from _plain(decoder.feed_runs(chunk))
     yield from _plain(decoder.close())

@@ -59,6 +59,7 @@ from typing import IO, Any, Final, Protocol
 from ssechat import verdict
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
 from ssechat.fold import Response
+from ssechat.inputs import InputDecoder
 from ssechat.keys import Redactor, StreamRedactor
 from ssechat.normalized import (
     TERMINAL_ESCAPES,
@@ -72,7 +73,7 @@ from ssechat.normalized import (
 from ssechat.pipeline import Outcome, Pipeline
 from ssechat.providers import Request, anthropic_prefill, is_background, responses_continuation
 from ssechat.resume import IdLog, NotResumed, Proof
-from ssechat.sse import Decoder, EventRun, Item
+from ssechat.sse import EventRun, Item
 from ssechat.summary import Summary
 from ssechat.transport import (
     Failure,
@@ -185,7 +186,7 @@ class Session:
         self.secrets = secrets
         self.clock = clock
         self.redactor = StreamRedactor(secrets)
-        self.events_decoder = Decoder()
+        self.events_decoder = InputDecoder()
         self._capture_file = create_private(options.save) if options.save else None
         self._capture: CaptureWriter | None = None
         # The next stream continues this response: "" (no), "stream" (the same
@@ -249,7 +250,7 @@ class Session:
 
     def on_open(self, stream: Stream) -> None:
         self.redactor = StreamRedactor(self.secrets)
-        self.events_decoder = Decoder()
+        self.events_decoder = InputDecoder()
         content_type = stream.content_type.lower()
         if "json" in content_type and "event-stream" not in content_type and not stream.sniff_sse():
             # An error body with a 2xx status (Coze answers a bad token this way).

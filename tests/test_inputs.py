@@ -11,11 +11,13 @@ import base64
 import json
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ssechat
 from ssechat.errors import EventTooLargeError
 from ssechat.eventstream import EventStreamDecoder, FrameError
 from ssechat.inputs import InputDecoder, sniff
@@ -24,6 +26,7 @@ from ssechat.sse import Event
 from tests.conftest import json_lines, run_ssechat
 from tests.test_dialects import normalize
 from tests.test_longtail import frame, ndjson
+from tests.test_send import replay, send
 
 OLLAMA = ndjson(
     {"model": "m", "response": "Hel", "done": False},
@@ -216,3 +219,26 @@ def test_invoke_model_chunks_unwrap_to_the_models_own_events() -> None:
     assert normalized[-1] == {"type": "done", "finish_reason": "end_turn"}
     assert [e["text"] for e in normalized if e["type"] == "delta"] == ["Hi"]
     assert outcome.errors == outcome.truncated == 0
+
+
+def test_library_events_read_through_the_same_decoder() -> None:
+    proc = run_ssechat(["parse-sse", "--events"], OLLAMA)
+    assert list(ssechat.events(OLLAMA)) == json_lines(proc.stdout)
+    assert [e["event"] for e in ssechat.events(BEDROCK)] == [
+        "messageStart",
+        "contentBlockDelta",
+        "messageStop",
+    ]
+
+
+def test_send_reads_an_ndjson_body_from_a_local_server(tmp_path: Path) -> None:
+    body = tmp_path / "ollama.ndjson"
+    body.write_bytes(OLLAMA)
+    with replay(tmp_path, body) as server:
+        normalized = send(server.url, "hi")
+        plain = send(server.url, "--events", "hi")
+    assert normalized.returncode == 0, normalized.stderr
+    events = json_lines(normalized.stdout)
+    assert events[0] == {"type": "start", "provider": "ollama", "model": "m"}
+    assert events[-1] == {"type": "done", "finish_reason": "stop"}
+    assert plain.returncode == 0 and json_lines(plain.stdout) == list(ssechat.events(OLLAMA))
