@@ -184,6 +184,9 @@ PAGES: Final[dict[str, Page]] = {
             "prefixed with `ssechat:`. No traceback reaches the terminal unless `--debug` (or "
             "SSECHAT_DEBUG) asks for one. When the reader of stdout goes away (`| head`), "
             "ssechat stops quietly with status 0.",
+            "Ctrl-C (SIGINT) and SIGTERM end every command with status 130 and one line, "
+            "except `replay --serve`, which exits 0 on SIGTERM: that is how a server is asked "
+            "to stop.",
         ),
         sections=(
             (
@@ -230,7 +233,9 @@ PAGES: Final[dict[str, Page]] = {
         description=(
             "Failed attempts are retried with exponential backoff and jitter, honouring "
             "Retry-After; each retry is announced with a `retry` line. The idle timeout "
-            "restarts with every byte received, and a total deadline bounds the whole call.",
+            "restarts only with an event that carries content (answer, reasoning, a tool "
+            "call): pings and keep-alive comments do not count. A total deadline bounds the "
+            "whole call.",
         ),
         sections=(
             ("PROVIDERS", (_providers(),)),
