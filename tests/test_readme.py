@@ -110,6 +110,7 @@ def _fixtures(work: Path, home: Path) -> None:
     (work / "answer.txt").write_text('{"city": "Paris", "tags": ["a", "b"]}\n')
     (work / "answer.schema.json").write_text('{"type": "object", "required": ["city"]}\n')
     (work / "notes.txt").write_text("SSE is a one-way stream of events over HTTP.\n")
+    (work / "report.txt").write_text("Builds: 41 green, 1 red (flaky test_signals).\n")
     tools = [{"name": "get_weather", "parameters": {"type": "object", "properties": {}}}]
     (work / "tools.json").write_text(json.dumps(tools))
     body = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
