@@ -575,3 +575,22 @@ def responses_continuation(request: Request, response_id: str, after: int) -> Re
         request.dialect,
         request.secret_headers,
     )
+
+
+def coze_cancel(request: Request, chat_id: str, conversation_id: str) -> Request:
+    """POST {base}/v3/chat/cancel for a chat the user interrupted, with the chat's key.
+
+    Without it a Coze bot with `auto_save_history` keeps running (and billing)
+    after the client has gone.
+    """
+    parts = urlsplit(request.url)
+    path = parts.path.rstrip("/") + "/cancel"
+    return Request(
+        "POST",
+        urlunsplit(parts._replace(path=path, query="")),
+        request.headers,
+        {"chat_id": chat_id, "conversation_id": conversation_id},
+        request.provider,
+        request.dialect,
+        request.secret_headers,
+    )

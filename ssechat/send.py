@@ -58,6 +58,7 @@ from typing import IO, Any, Final, Protocol
 
 from ssechat import verdict
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
+from ssechat.errors import Interrupted
 from ssechat.fold import Response
 from ssechat.inputs import InputDecoder
 from ssechat.keys import Redactor, StreamRedactor
@@ -71,7 +72,13 @@ from ssechat.normalized import (
     raw_event_lines,
 )
 from ssechat.pipeline import Outcome, Pipeline
-from ssechat.providers import Request, anthropic_prefill, is_background, responses_continuation
+from ssechat.providers import (
+    Request,
+    anthropic_prefill,
+    coze_cancel,
+    is_background,
+    responses_continuation,
+)
 from ssechat.resume import IdLog, NotResumed, Proof
 from ssechat.sse import EventRun, Item
 from ssechat.summary import Summary
@@ -84,6 +91,7 @@ from ssechat.transport import (
     StreamFailure,
     TimeoutFailure,
     error_message,
+    send_once,
 )
 
 # In-stream error codes that mean "try again" (Anthropic, OpenAI, Coze wording).
@@ -625,5 +633,27 @@ def run(loop: Loop, session: Session) -> None:
         failure.args = (session.redact(str(failure)),)
         session.give_up(failure)
         raise
+    except (KeyboardInterrupt, Interrupted, BrokenPipeError):
+        cancel_chat(session)
+        raise
     finally:
         session.close()
+
+
+CANCEL_SECONDS: Final = 2.0
+
+
+def cancel_chat(session: Session) -> None:
+    """Ctrl-C, SIGTERM or a closed pipe during a Coze chat: cancel it on the server too.
+
+    Best effort, bounded to about CANCEL_SECONDS: the user is leaving.
+    """
+    dialect = session.pipeline.dialect
+    if dialect is None or dialect.name != "coze" or not dialect.open:
+        return  # not a chat, or one that has ended
+    chat_id = getattr(dialect, "chat_id", None)
+    conversation_id = getattr(dialect, "conversation_id", None)
+    if not chat_id or not conversation_id:
+        return
+    request = coze_cancel(session.request, str(chat_id), str(conversation_id))
+    send_once(request, CANCEL_SECONDS)

@@ -514,6 +514,28 @@ def _check_answer(stream: Stream) -> None:
     )
 
 
+def send_once(request: Request, seconds: float) -> int | None:
+    """Send a small request, best effort, within about `seconds`; its status, or None."""
+    import requests
+
+    session = new_session()
+    try:
+        response = session.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            data=request.body_bytes(),
+            timeout=(seconds / 2, seconds / 2),
+            allow_redirects=False,
+        )
+        response.close()
+        return response.status_code
+    except requests.exceptions.RequestException:
+        return None
+    finally:
+        session.close()
+
+
 # -- the loop ---------------------------------------------------------------------
 
 

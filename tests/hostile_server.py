@@ -346,16 +346,23 @@ def coze_events(chat_id: str = "chat1", conversation_id: str = "conv1") -> list[
 
 
 def _coze(server: HostileServer, conn: socket.socket, request: Request, n: int) -> bool:
-    """/v3/chat: a chat that stalls after its first delta; /v3/chat/cancel: recorded, 200."""
+    """/v3/chat: a chat that stalls (or drips a delta every 0.1 s: params["drip"]) after
+    its first delta; /v3/chat/cancel: recorded, answered 200."""
     if request.path.startswith("/v3/chat/cancel"):
         body = json.dumps({"code": 0, "data": {"status": "canceled"}}).encode()
-        conn.sendall(
-            head("200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}") + body
-        )
+        ctype = "Content-Type: application/json"
+        conn.sendall(head("200 OK", ctype, f"Content-Length: {len(body)}") + body)
         return True
-    conn.sendall(head("200 OK", SSE, "Transfer-Encoding: chunked"))
-    conn.sendall(b"".join(chunk(e) for e in coze_events()))
-    server.wait(server.params.get("stall", 30))
+    first, delta = coze_events()
+    conn.sendall(head("200 OK", SSE, "Transfer-Encoding: chunked") + chunk(first) + chunk(delta))
+    if not server.params.get("drip"):
+        server.wait(server.params.get("stall", 30))
+        return False
+    for _ in range(300):
+        server.wait(0.1)
+        if server.stopped.is_set():
+            break
+        conn.sendall(chunk(delta))
     return False
 
 

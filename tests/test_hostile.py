@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -372,3 +373,42 @@ def test_ids_without_resumption_restart_instead_of_doubling() -> None:
     assert result.returncode == 3, result.stderr
     assert result.stdout == b"Hello\n"  # never "HelloHello world!"
     assert b"started the stream again" in result.stderr
+
+
+# -- coze ----------------------------------------------------------------------------------
+
+
+def _coze_send(url: str, **popen: Any) -> subprocess.Popen[bytes]:
+    command = [*ssechat_command(), "send", "-p", "coze", "--bot-id", "b1", "--base-url", url]
+    env = {**os.environ, **ENV, "COZE_API_TOKEN": KEY}
+    return subprocess.Popen([*command, "hi"], env=env, stderr=subprocess.PIPE, **popen)
+
+
+def _cancels(server: HostileServer) -> list[Any]:
+    return [json.loads(r.body) for r in server.requests if r.path == "/v3/chat/cancel"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_coze_chat_is_cancelled_on_the_server(signum: int) -> None:
+    with HostileServer("coze") as server:
+        process = _coze_send(server.url, stdout=subprocess.PIPE)
+        assert process.stdout is not None
+        start = json.loads(process.stdout.readline())
+        assert start["type"] == "start" and start["conversation_id"] == "conv1"
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 130, stderr
+        assert _cancels(server) == [{"chat_id": "chat1", "conversation_id": "conv1"}]
+        assert server.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+    assert KEY.encode() not in stderr
+
+
+def test_a_closed_pipe_cancels_the_coze_chat() -> None:
+    with HostileServer("coze", {"drip": True}) as server:
+        process = _coze_send(server.url, stdout=subprocess.PIPE)
+        assert process.stdout is not None
+        process.stdout.readline()
+        process.stdout.close()  # the reader goes away (`| head -1`)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 0, stderr
+        assert _cancels(server) == [{"chat_id": "chat1", "conversation_id": "conv1"}]

@@ -7,7 +7,7 @@ space after the colon), chat objects with `status`, `usage` and
 
 | event                                   | normalized                                |
 |-----------------------------------------|-------------------------------------------|
-| conversation.chat.created / in_progress | start (id = the chat id)                  |
+| conversation.chat.created / in_progress | start (id = the chat id, conversation_id) |
 | conversation.message.delta, answer      | delta (`content`), reasoning              |
 |                                         | (`reasoning_content`)                     |
 | message.completed, answer               | ignored: a snapshot of the deltas, and    |
@@ -51,12 +51,22 @@ class Coze(Dialect):
     def __init__(self) -> None:
         super().__init__()
         self.chat_id: Any = None
+        self.conversation_id: Any = None  # on the start line: the next call can continue it
         self.status: Any = None
         self.call_count = 0
 
-    def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
+    def begin(
+        self,
+        out: list[NormalizedEvent],
+        model: Any = None,
+        response_id: Any = None,
+        conversation_id: Any = None,
+    ) -> None:
         super().begin(out, model, response_id)
         self.chat_id = response_id
+        self.conversation_id = conversation_id
+        if conversation_id:
+            out[-1]["conversation_id"] = conversation_id
         self.status = None
         self.call_count = 0
 
@@ -78,7 +88,7 @@ class Coze(Dialect):
             return
         if kind == "conversation.message.delta":
             if not self.open:
-                self.begin(out, response_id=payload.get("chat_id"))
+                self.begin(out, None, payload.get("chat_id"), payload.get("conversation_id"))
             if payload.get("type") == "answer":
                 reasoning = payload.get("reasoning_content")
                 emit_text(out, "reasoning", reasoning)
@@ -89,7 +99,7 @@ class Coze(Dialect):
         elif kind in _STARTS:
             chat_id = payload.get("id")
             if not self.open or (chat_id and self.chat_id and chat_id != self.chat_id):
-                self.begin(out, response_id=chat_id)
+                self.begin(out, None, chat_id, payload.get("conversation_id"))
             elif not self.chat_id:
                 self.chat_id = chat_id
             self.status = payload.get("status")
@@ -137,7 +147,7 @@ class Coze(Dialect):
     def _chat_end(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
         chat_id = payload.get("id")
         if not self.open or (chat_id and self.chat_id and chat_id != self.chat_id):
-            self.begin(out, response_id=chat_id)
+            self.begin(out, None, chat_id, payload.get("conversation_id"))
         self.status = payload.get("status")
         if kind == "conversation.chat.requires_action":
             action = as_dict(as_dict(payload.get("required_action")).get("submit_tool_outputs"))
