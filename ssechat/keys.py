@@ -30,9 +30,23 @@ from typing import Final
 from ssechat.errors import UsageError
 from ssechat.redact import REDACTED, Redactor, StreamRedactor
 
-__all__ = ["REDACTED", "KeySource", "Redactor", "StreamRedactor", "check_key", "resolve_key"]
+__all__ = [
+    "REDACTED",
+    "KeySource",
+    "MissingKey",
+    "Redactor",
+    "StreamRedactor",
+    "check_key",
+    "resolve_key",
+]
 
 OVERRIDE_ENV: Final = "SSECHAT_API_KEY"
+
+
+class MissingKey(UsageError):
+    """No key is set anywhere the provider's key is looked for (a set but bad key is not this)."""
+
+
 _CMD_TIMEOUT: Final = 60.0
 
 
@@ -65,7 +79,7 @@ def resolve_key(
         value = env.get(name, "").strip()
         if value:
             return check_key(value, name)
-    raise UsageError(
+    raise MissingKey(
         f"no API key: set {provider_env} (or {OVERRIDE_ENV}), "
         "or use --api-key-env, --api-key-file or --api-key-cmd"
     )

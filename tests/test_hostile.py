@@ -327,6 +327,8 @@ def test_any_option_value_is_a_usage_error_or_works_never_an_internal_error(
 
     stderr = io.StringIO()
     env = Environment(
+        stdin=io.BytesIO(),
+        stdin_text=io.StringIO(),
         stdout=io.BytesIO(),
         stdout_text=io.StringIO(),
         stderr=io.BytesIO(),

@@ -305,7 +305,7 @@ def _key(provider: Any, base_url: str, opts: dict[str, Any], env: Environment) -
         return None
     try:
         return keys.resolve_key(provider.key_env, source, env.environ)
-    except UsageError:
+    except keys.MissingKey:  # a key that is set but malformed is refused, never dropped
         if given or not providers.is_loopback(base_url):
             raise
         return None  # a local server (llama.cpp, vLLM, Ollama): no key was set, none is sent
