@@ -167,7 +167,9 @@ def events(
     `{"retry": MILLISECONDS}` where a valid `retry` field was read. Decoding
     is the WHATWG algorithm, whatever the chunking of the input; at the end
     of input a pending event is dispatched (`eof="discard"` drops it, as the
-    spec does). `source` is read as by `parse`.
+    spec does). NDJSON lines and AWS event-stream messages come out as
+    events too, as with the command. Input with no SSE field or comment line
+    gives one `SsechatWarning`. `source` is read as by `parse`.
     """
     _check_options(None, eof)
     chunks = _chunks(source)
@@ -181,6 +183,8 @@ def _events(
     for chunk in chunks:
         yield from _plain(decoder.feed_runs(chunk))
     yield from _plain(decoder.close())
+    if not decoder.looks_like_sse:
+        _warn("the input does not look like SSE (no field or comment lines)")
 
 
 def repair_json(

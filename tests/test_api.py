@@ -88,6 +88,22 @@ def test_parse_at_cuts_agrees_with_parse_sse_events_and_verdict() -> None:
         assert (got, status) == (json_lines(proc.stdout), proc.returncode), cut
 
 
+@pytest.mark.filterwarnings("ignore::ssechat.SsechatWarning")
+@pytest.mark.parametrize(
+    "case", corpus_params("providers/streams.jsonl") + corpus_params("longtail/streams.jsonl")
+)
+def test_parse_and_events_agree_with_the_command_on_every_corpus_stream(
+    case: dict[str, Any],
+) -> None:
+    """Every provider's real stream (SSE, NDJSON, AWS event stream), whole and cut in half."""
+    data = case_input(case)
+    for part in (data, data[: len(data) // 2]):
+        proc = run_ssechat(["parse-sse"], part)
+        assert _parse_all(part) == (json_lines(proc.stdout), proc.returncode)
+    plain = run_ssechat(["parse-sse", "--events"], data)
+    assert list(ssechat.events(data)) == json_lines(plain.stdout)
+
+
 def _cut_before_the_end_marker() -> bytes:
     data = TOOLS.read_bytes()
     return data[: data.index(b"data: [DONE]")]
@@ -255,6 +271,7 @@ def test_summarize_says_truncated_instead_of_raising() -> None:
 # -- events ------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::ssechat.SsechatWarning")  # vectors that are not SSE
 @pytest.mark.parametrize("case", corpus_params("sse/cases.jsonl"))
 def test_events_pass_the_sse_conformance_vectors(case: dict[str, Any]) -> None:
     data = case_input(case)
@@ -270,6 +287,11 @@ def test_events_match_parse_sse_events() -> None:
     assert list(ssechat.events(data, eof="discard")) == json_lines(proc.stdout)[:-1]
     with pytest.raises(ssechat.UsageError):
         ssechat.events(data, eof="later")
+
+
+def test_events_warns_when_the_input_is_not_sse() -> None:
+    with pytest.warns(ssechat.SsechatWarning, match="does not look like SSE"):
+        assert list(ssechat.events(b"<html>502 Bad Gateway</html>")) == []
 
 
 def test_an_event_over_the_bound_raises_event_too_large() -> None:
