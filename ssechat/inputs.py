@@ -53,6 +53,9 @@ def sniff(head: bytes, *, final: bool) -> Format | None:
       another object. A lone JSON document stays "SSE": the pipeline reports
       it as the JSON error body it nearly always is.
     - Anything else is SSE (decided on the first byte that is not a space).
+
+    Comment lines (`:`) before the body, such as `send --save` annotations,
+    are skipped: a saved NDJSON body is still NDJSON.
     """
     if head[:1] == b"\x00":
         from ssechat.eventstream import PRELUDE, is_prelude
@@ -62,6 +65,11 @@ def sniff(head: bytes, *, final: bool) -> Format | None:
         return "eventstream" if is_prelude(head) else "sse"
     text = head[3:] if head.startswith(_BOM) else head
     text = text.lstrip(_SPACE)
+    while text[:1] == b":":  # comment lines first (capture annotations): skipped
+        end = text.find(b"\n")
+        if end < 0:
+            return "sse" if final or len(head) > SNIFF_LIMIT else None
+        text = text[end + 1 :].lstrip(_SPACE)
     if not text:
         return "sse" if final or len(head) > SNIFF_LIMIT else None
     if text[:1] != b"{":
@@ -160,7 +168,9 @@ class InputDecoder:
         if found == "ndjson":
             from ssechat.ndjson import NdjsonDecoder
 
-            self._inner = NdjsonDecoder(max_event_bytes=limit, dispatch_at_eof=at_eof)
+            self._inner = NdjsonDecoder(
+                max_event_bytes=limit, dispatch_at_eof=at_eof, comments=self.comments
+            )
             head = head[3:] if head.startswith(_BOM) else head
         elif found == "eventstream":
             from ssechat.eventstream import EventStreamDecoder

@@ -6,17 +6,23 @@ is the line, so the dialects read it like an SSE event's data. A last line
 without its line end is dispatched at the end of input, as `sse.Decoder`
 does with an event that lacks its blank line, and `ended_inside_event` says
 so: the pipeline reads it when it is whole JSON (a saved body may lack the
-final newline), and takes it for the cut otherwise.
+final newline), and takes it for the cut otherwise. Lines that start with
+`:` are SSE-style comments (the annotations of `send --save` captures):
+`Comment` items when asked for, as `sse.Decoder` gives them, else skipped.
 """
 
 from __future__ import annotations
 
 from ssechat.errors import EventTooLargeError
-from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, EventRun, Item
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Event, EventRun, Item
 
 
 def _event(line: bytes) -> Event:
     return Event("message", line.decode("utf-8", "replace").strip(), "")
+
+
+def _comment(line: bytes) -> Comment:
+    return Comment(line.decode("utf-8", "replace").strip()[1:])
 
 
 class NdjsonDecoder:
@@ -53,8 +59,18 @@ class NdjsonDecoder:
             lines[0] = b"".join(self._parts) + lines[0]
             self._parts, self._length = [], 0
         self._keep(lines.pop())
-        items: list[Item] = [_event(line) for line in lines if line.strip()]
-        self.events_dispatched += len(items)
+        return self._items(lines)
+
+    def _items(self, lines: list[bytes]) -> list[Item]:
+        items: list[Item] = []
+        for line in lines:
+            line = line.strip()
+            if line[:1] == b":":
+                if self.comments:
+                    items.append(_comment(line))
+            elif line:
+                items.append(_event(line))
+                self.events_dispatched += 1
         return items
 
     def _keep(self, part: bytes) -> None:
@@ -68,8 +84,7 @@ class NdjsonDecoder:
         """End of input: a last line without its line end (see the module docstring)."""
         line = b"".join(self._parts).strip()
         self._parts, self._length = [], 0
-        self.ended_inside_event = bool(line)
-        if not line or not self.dispatch_at_eof:
+        self.ended_inside_event = bool(line) and line[:1] != b":"
+        if not line or not (self.dispatch_at_eof or line[:1] == b":"):
             return []
-        self.events_dispatched += 1
-        return [_event(line)]
+        return self._items([line])

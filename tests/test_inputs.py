@@ -22,7 +22,7 @@ from ssechat.errors import EventTooLargeError
 from ssechat.eventstream import EventStreamDecoder, FrameError
 from ssechat.inputs import InputDecoder, sniff
 from ssechat.ndjson import NdjsonDecoder
-from ssechat.sse import Event
+from ssechat.sse import Comment, Event
 from tests.conftest import json_lines, run_ssechat
 from tests.test_dialects import normalize
 from tests.test_longtail import frame, ndjson
@@ -60,6 +60,9 @@ BEDROCK = b"".join(
         (BEDROCK[:12], False, "eventstream"),
         (BEDROCK[:11], True, "sse"),
         (b"\x00" * 12, False, "sse"),  # zeros: the prelude CRC does not match
+        (b": ssechat-capture status=200\n: t=0.000\n" + OLLAMA, False, "ndjson"),  # a capture
+        (b": keep-alive\n\ndata: x\n\n", False, "sse"),
+        (b": keep-alive", False, None),  # a comment alone: wait
     ],
 )
 def test_sniff(head: bytes, final: bool, found: str | None) -> None:
@@ -242,3 +245,19 @@ def test_send_reads_an_ndjson_body_from_a_local_server(tmp_path: Path) -> None:
     assert events[0] == {"type": "start", "provider": "ollama", "model": "m"}
     assert events[-1] == {"type": "done", "finish_reason": "stop"}
     assert plain.returncode == 0 and json_lines(plain.stdout) == list(ssechat.events(OLLAMA))
+
+
+def test_a_saved_ndjson_capture_reads_as_the_body_did(tmp_path: Path) -> None:
+    """`send --save` annotates with comment lines: the capture still reads as NDJSON."""
+    body = tmp_path / "ollama.ndjson"
+    body.write_bytes(OLLAMA)
+    capture = tmp_path / "capture.sse"
+    with replay(tmp_path, body) as server:
+        sent = send(server.url, "--save", str(capture), "hi")
+    assert sent.returncode == 0, sent.stderr
+    assert capture.read_bytes().startswith(b": ssechat-capture")
+    again = run_ssechat(["parse-sse", str(capture)])
+    assert again.returncode == 0 and json_lines(again.stdout) == json_lines(sent.stdout)
+    summary = json_lines(run_ssechat(["parse-sse", "--summary", str(capture)]).stdout)
+    assert summary[0]["dialect"] == "ollama" and summary[0]["http_status"] == 200
+    assert NdjsonDecoder(comments=True).feed(b": t=0.5\n" + OLLAMA)[0] == Comment(" t=0.5")

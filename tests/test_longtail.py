@@ -18,6 +18,8 @@ import zlib
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ssechat.cli.parse_sse import exit_status
 from ssechat.errors import InputError
@@ -131,6 +133,42 @@ def _events_or_error(data: bytes) -> list[NormalizedEvent]:
 
 def _done(events: list[NormalizedEvent]) -> bool:
     return bool(events) and events[-1]["type"] == "done"
+
+
+def _sse_cases() -> list[dict[str, Any]]:
+    """The complete SSE streams of the corpus, each ending with its blank line."""
+    cases = [p.values[0] for p in CASES if p.values[0]]
+    return [
+        c for c in cases if "input" in c and complete(c) and not c["dialect"].startswith("ollama")
+    ]
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_long_tail_responses_joined_in_one_input_each_come_out(data: st.DataObject) -> None:
+    """`cat` of streams of different formats: every response, detected anew, none merged."""
+    cases = _sse_cases()
+    if not cases:
+        pytest.skip("no corpus")
+    order = data.draw(st.permutations(cases))
+    joined = b"".join(case_input(c).rstrip(b"\n") + b"\n\n" for c in order)
+    events, outcome = normalize(joined)
+    responses: list[list[NormalizedEvent]] = []
+    for event in events:
+        if event["type"] == "start":
+            responses.append([])
+        responses[-1].append(event)
+    assert [r[0]["provider"] for r in responses] == [
+        DIALECT.get(c["dialect"], c["dialect"]) for c in order
+    ]
+    for case, response in zip(order, responses, strict=True):
+        got = fold(response)
+        assert (got["text"], got["finish_reason"]) == (
+            case["expected"]["text"],
+            case["expected"]["finish_reason"],
+        )
+        assert response[-1]["type"] == "done"
+    assert outcome.truncated == outcome.errors == 0
 
 
 # -- hand-made streams -------------------------------------------------------------
