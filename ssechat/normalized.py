@@ -395,7 +395,7 @@ class TextWriter:
             if self.flush_each:
                 self.stream.flush()
 
-    def tool_call_note(self) -> str | None:
+    def tool_call_note(self, command: str = "parse-sse") -> str | None:
         """What to say when tool calls were all there was: --text showed nothing of them."""
         if self.wrote_text or not self.tool_calls:
             return None
@@ -403,7 +403,7 @@ class TextWriter:
         calls = f"{self.tool_calls} tool call" + "s" * many
         return (
             f"no answer text, only {calls}: the JSON lines show {'them' if many else 'it'} "
-            "(parse-sse without --text | jq -c 'select(.type == \"tool_call\")')"
+            f"({command} without --text | jq -c 'select(.type == \"tool_call\")')"
         )
 
     def close(self) -> None:

@@ -403,6 +403,9 @@ class Session:
         try:
             if self.sink is not None:
                 self.sink.close()
+            note = self.sink.tool_call_note("send") if isinstance(self.sink, TextWriter) else None
+            if note:
+                self.notice(f"note: {note}")
             self.writer.flush()
         finally:
             if self._capture_file is not None:

@@ -142,12 +142,18 @@ def test_no_auth_withholds_the_key_that_is_set(server: Recorded) -> None:
     assert "authorization" not in server.last()["headers"]
 
 
-def test_a_remote_server_still_needs_a_key_unless_no_auth() -> None:
-    remote = ["send", "--base-url", "https://api.example.invalid/v1", "--retries", "0", "hi"]
-    proc = run(remote)
+def test_a_remote_server_still_needs_a_key_unless_no_auth(server: Recorded) -> None:
+    """A remote base URL, reached through the local server as an HTTP proxy (no DNS)."""
+    remote = ["send", "--base-url", "http://api.example.invalid/v1", "--retries", "0", "hi"]
+    proxy = {"HTTP_PROXY": server.url, "NO_PROXY": "", "no_proxy": ""}
+    proc = run(remote, env=proxy)
     assert proc.returncode == 2 and b"no API key" in proc.stderr
-    proc = run([*remote, "--no-auth", "--connect-timeout", "2"])
-    assert proc.returncode == 6  # no key needed: it went on to connect (DNS fails: .invalid)
+    assert server.requests() == []
+    proc = run([*remote, "--no-auth"], env=proxy)
+    assert proc.returncode == 0, proc.stderr
+    request = server.last()
+    assert request["path"] == "http://api.example.invalid/v1/chat/completions"
+    assert "authorization" not in request["headers"]
 
 
 def test_no_auth_with_a_key_option_is_a_usage_error(server: Recorded) -> None:
@@ -375,3 +381,15 @@ def test_the_readme_shows_these_lines_as_they_are() -> None:
     assert f"`{usage}`" in readme
     note = run(["parse-sse", "--text"], stdin=TOOLS.read_bytes() * 2).stderr.decode().strip()
     assert f"\n{note}\n" in readme
+
+
+def test_send_text_with_only_tool_calls_says_so_too(tmp_path: Path) -> None:
+    with serve(TOOLS, "--no-delay") as served:
+        args = ["send", "--base-url", served.url + "/v1", "--text", "weather?"]
+        proc = run(args)
+        quiet = run([*args, "-q"])
+    assert proc.returncode == 0 and proc.stdout == b""
+    (line,) = proc.stderr.decode().splitlines()
+    assert line.startswith("ssechat: note: no answer text, only 1 tool call")
+    assert "send without --text" in line
+    assert quiet.returncode == 0 and quiet.stderr == b""
