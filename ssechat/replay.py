@@ -25,6 +25,8 @@ starts fast.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import threading
 import time
@@ -352,6 +354,8 @@ class ServerConfig:
     count: int | None = None
     log_requests: str | None = None
     log: Callable[[str], None] = lambda line: None
+    read_timeout: float = 30.0  # a connection that sends nothing this long is closed
+    max_body: int = 64 * 1024 * 1024  # request bodies, in total (a chat request is a few KB)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -386,6 +390,43 @@ class ReplayServer:
             daemon_threads = True
             request_queue_size = 128
 
+            spare: int | None = None  # a descriptor kept free for shedding at EMFILE
+            full_since = 0.0
+
+            def get_request(self) -> tuple[Any, Any]:
+                try:
+                    return super().get_request()
+                except OSError as exc:
+                    if exc.errno in (errno.EMFILE, errno.ENFILE):
+                        self._shed()
+                    raise
+
+            def _shed(self) -> None:
+                """Out of descriptors: close the newest connection at once, and say so."""
+                now = time.monotonic()
+                if now - self.full_since > 5:
+                    config.log("out of file descriptors: refusing new connections for now")
+                self.full_since = now
+                if self.spare is not None:
+                    os.close(self.spare)
+                    self.spare = None
+                    try:
+                        conn, _ = self.socket.accept()
+                        conn.close()
+                    except OSError:
+                        pass
+                    try:
+                        self.spare = os.open(os.devnull, os.O_RDONLY)
+                    except OSError:
+                        pass
+                time.sleep(0.05)  # no busy loop while the listening socket stays readable
+
+            def server_close(self) -> None:
+                super().server_close()
+                if self.spare is not None:
+                    os.close(self.spare)
+                    self.spare = None
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 import sys
 
@@ -396,6 +437,7 @@ class ReplayServer:
 
         try:
             self.httpd = Server((host, port), _make_handler(self))
+            self.httpd.spare = os.open(os.devnull, os.O_RDONLY)
         except OSError as exc:
             raise NetworkError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         bound_host, bound_port = (str(part) for part in self.httpd.server_address[:2])
@@ -457,7 +499,8 @@ class ReplayServer:
         return self._finished
 
 
-_BODY_LIMIT: Final = 64 * 1024 * 1024  # request bodies (a chat request is a few KB)
+class BodyTooLarge(ValueError):
+    """A request body over `ServerConfig.max_body` (answered 413)."""
 
 
 def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
@@ -470,6 +513,7 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = config.read_timeout  # every read and write: idle clients are closed
 
         def version_string(self) -> str:
             return "ssechat-replay"
@@ -480,7 +524,11 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
         def log_error(self, format: str, *args: Any) -> None:
             # http.server answers malformed requests (400, 414, 501) itself:
             # a refusal is said on stderr, never silent.
-            config.log(f"refused a request from {self.client_address[0]}: {format % args}")
+            who = self.client_address[0]
+            if format.startswith("Request timed out"):
+                config.log(f"closed a connection from {who}: no request in {self.timeout:g} s")
+                return
+            config.log(f"refused a request from {who}: {format % args}")
 
         def parse_request(self) -> bool:
             # Recorded times count from when the request was sent: start the
@@ -504,7 +552,8 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             except ValueError as exc:
-                self.send_error(400, f"bad request body: {exc}")  # logged by log_error
+                status = 413 if isinstance(exc, BodyTooLarge) else 400
+                self.send_error(status, f"bad request body: {exc}")  # logged by log_error
                 self.close_connection = True
                 return
             number = server.next_request()
@@ -535,28 +584,36 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 server.finished_request()
 
         def _read_body(self) -> bytes:
+            limit = config.max_body
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                parts: list[bytes] = []
-                while True:
-                    size_field = self.rfile.readline(1024).split(b";")[0].strip()
-                    if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_field):
-                        raise ValueError("a chunk size that is not hexadecimal")
-                    size = int(size_field, 16)
-                    if size == 0:
-                        while self.rfile.readline(65536).strip():
-                            pass  # trailers
-                        return b"".join(parts)
-                    if size > _BODY_LIMIT:
-                        raise ValueError(f"a chunk of {size} bytes")
-                    parts.append(self.rfile.read(size))
-                    self.rfile.readline(8)
+                return self._read_chunked(limit)
             length_field = (self.headers.get("Content-Length") or "0").strip()
             if not length_field.isdigit():
                 raise ValueError(f"Content-Length {length_field[:20]!r} is not a number")
             length = int(length_field)
-            if length > _BODY_LIMIT:  # read() would allocate it all up front
-                raise ValueError(f"Content-Length {length} is over {_BODY_LIMIT} bytes")
+            if length > limit:  # read() would allocate it all up front
+                raise BodyTooLarge(f"Content-Length {length} is over {limit} bytes")
             return self.rfile.read(length) if length > 0 else b""
+
+        def _read_chunked(self, limit: int) -> bytes:
+            """A chunked body, bounded in total (not only per chunk) by `limit`."""
+            parts: list[bytes] = []
+            total = 0
+            while True:
+                size_field = self.rfile.readline(1024).split(b";")[0].strip()
+                if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_field):
+                    raise ValueError("a chunk size that is not hexadecimal")
+                size = int(size_field, 16)
+                if size == 0:
+                    for _ in range(128):  # trailers, a bounded number of them
+                        if not self.rfile.readline(65536).strip():
+                            return b"".join(parts)
+                    raise ValueError("too many trailer lines")
+                total += size
+                if total > limit:
+                    raise BodyTooLarge(f"a chunked body over {limit} bytes")
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(8)
 
         def _send_error(self, fault: Fault) -> None:
             assert fault.status is not None

@@ -26,6 +26,8 @@ from ssechat.errors import UsageError
 from ssechat.replay import (
     GARBAGE,
     Fault,
+    ReplayServer,
+    ServerConfig,
     Timing,
     error_body,
     ids_after,
@@ -779,3 +781,83 @@ def test_huge_or_non_finite_times_are_usage_errors(tmp_path: Path, args: list[st
         result = run_ssechat(["replay", str(capture), *args, *serve], timeout=20)
         assert result.returncode == 2, result.stderr
         assert b"Traceback" not in result.stderr
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_idle_clients_past_the_descriptor_limit_neither_spin_nor_block_the_server() -> None:
+    """Slowloris: more idle sockets than the server has descriptors, then a real request."""
+    import resource
+
+    def few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    example = EXAMPLES / "openai-text.sse"
+    args = [*ssechat_command(), "replay", str(example), "--serve", "127.0.0.1:0"]
+    proc = subprocess.Popen(
+        [*args, "--read-timeout", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=few_descriptors,
+    )
+    idle: list[socket.socket] = []
+    try:
+        assert proc.stdout is not None
+        address = urlsplit(proc.stdout.readline().decode().strip())
+        host, port = address.hostname or "", address.port or 0
+        for _ in range(80):  # bounded: twice the server's descriptors
+            idle.append(socket.create_connection((host, port), timeout=5))
+        time.sleep(0.5)
+        before = _cpu_seconds(proc.pid)
+        time.sleep(1.0)
+        assert _cpu_seconds(proc.pid) - before < 0.5  # waiting, not spinning at EMFILE
+        deadline = time.monotonic() + 15
+        while True:  # the idle ones are closed after 1 s: a real client is served
+            try:
+                conn = http.client.HTTPConnection(host, port, timeout=3)
+                with closing(conn):
+                    conn.request("GET", "/v1/chat/completions")
+                    assert conn.getresponse().read() == example.read_bytes()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "never served after the idle clients"
+                time.sleep(0.2)
+    finally:
+        for sock in idle:
+            sock.close()
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=20)
+    assert b"Traceback" not in stderr
+    assert b"no request in 1 s" in stderr or b"out of file descriptors" in stderr
+
+
+def test_a_chunked_request_body_is_bounded_in_total() -> None:
+    """12 chunks under the bound each, over it together: 413, and the server goes on."""
+    capture = read_capture(str(EXAMPLES / "openai-text.sse"))
+    config = ServerConfig(captures=[capture], names=["x"], max_body=1000)
+    server = ReplayServer("127.0.0.1", 0, config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        address = urlsplit(server.url)
+        host, port = address.hostname or "", address.port or 0
+        with socket.create_connection((host, port), timeout=10) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            try:
+                for _ in range(12):
+                    sock.sendall(b"c8\r\n" + b"x" * 200 + b"\r\n")
+            except OSError:
+                pass  # the server answered and closed before the last chunks
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        with closing(conn):
+            conn.request("POST", "/", body=b"{}")
+            assert conn.getresponse().status == 200
+    finally:
+        server.stop()
+        thread.join(10)

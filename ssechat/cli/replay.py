@@ -105,6 +105,14 @@ def _logger(env: Environment) -> Callable[[str], None]:
     metavar="K",
     help="With --serve: how many requests, from the first, get the fault.",
 )
+@click.option(
+    "--read-timeout",
+    type=Seconds(),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --serve: close a connection that sends nothing (or takes nothing) this long.",
+)
 @quiet_option
 @debug_option
 def replay_cmd(
@@ -117,6 +125,7 @@ def replay_cmd(
     log_requests: str | None,
     faults: tuple[str, ...],
     fault_requests: int,
+    read_timeout: float,
 ) -> int:
     """Play saved SSE captures back, with their timing.
 
@@ -169,6 +178,7 @@ def replay_cmd(
         count=count,
         log_requests=log_requests,
         log=_logger(env),
+        read_timeout=read_timeout,
     )
     server = replay.ReplayServer(host, port, config)
     click.echo(server.url, file=env.stdout_text)
