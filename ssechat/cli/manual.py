@@ -225,6 +225,29 @@ PAGES: Final[dict[str, Page]] = {
                     FLUSHING,
                 ),
             ),
+            (
+                "INPUT FORMATS",
+                (
+                    "Besides SSE, two stream formats are told apart by their first bytes and "
+                    "read by the same dialects: NDJSON, one JSON object per line (Ollama's "
+                    "native API), and the binary AWS event stream (Amazon Bedrock), each "
+                    "frame's CRCs checked (a frame that fails them is exit 3). With --events, "
+                    "each line or frame is one event; a frame's type is its `:event-type`.",
+                ),
+            ),
+            (
+                "DIALECT FILES",
+                (
+                    "--dialect-file FILE describes a format no built-in dialect knows, in "
+                    "JSON (TOML too on Python 3.11+): `name`; `recognize`, `end` and `ignore` "
+                    "conditions (`event`, `data`, `has`, `equals`); JSON Pointers to `text`, "
+                    "`reasoning`, `finish_reason`, `error`, `model`, `id` and each `usage` "
+                    "count; `rules` that read some events elsewhere; `cumulative` for texts "
+                    "that repeat everything so far. A mistake in the file is one line naming "
+                    "the file and the key, exit 2. The README has a worked example; "
+                    "examples/dialects/ has four files.",
+                ),
+            ),
         ),
         exit_statuses=_COMMON_STATUSES,
         see_also=("jq(1)", "curl(1)"),
