@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
-from ssechat.dialects.base import MALFORMED, Dialect, as_dict, loads
+from ssechat.dialects.base import MALFORMED, Dialect, error_fields, loads
 from ssechat.inputs import InputDecoder
 from ssechat.normalized import (
     TRUNCATED,
@@ -57,6 +57,8 @@ PENDING_LIMIT: Final = 16  # events that tell nothing, kept while the dialect is
 HEAD_LIMIT: Final = 64 * 1024  # bytes of HTTP headers we wait for before giving up
 BODY_LIMIT: Final = 1024 * 1024  # bytes kept in case the input is a JSON error body
 _data: Final = itemgetter(1)  # an Event's data
+_QUOTE: Final = 80  # characters of a body that is not SSE, quoted in its error
+_JSON_BODY: Final = "the input is a JSON document, not an SSE stream"
 _BLANK_LINE: Final = re.compile(rb"\r?\n\r?\n")
 _STATUS_LINE: Final = re.compile(rb"HTTP/\S+[ \t]+(\d{3})")
 
@@ -124,6 +126,7 @@ class Pipeline:
         self._head: bytearray | None = bytearray()  # until HTTP headers are ruled out
         self._head_status: int | None = None  # the status line of the last header block
         self._body: bytearray | None = bytearray()  # until an event comes: a JSON body?
+        self._start = b""  # the first bytes, to quote when they are not SSE
         self.outcome = Outcome()
 
     # -- input -----------------------------------------------------------------
@@ -282,10 +285,13 @@ class Pipeline:
             if not self.forced and dialect.between():
                 dialect = self._redetect(item, batch)
             out: list[NormalizedEvent] = []
+            errors = dialect.errors
             try:
                 dialect.feed(item, out)
             except MALFORMED as exc:
                 dialect.malformed(item, exc, out)
+            if item.event == "error" and dialect.errors == errors:
+                dialect.error_event(item, out)
             if self._write_timed is not None:
                 self._write_timed(out, self.now)
             else:
@@ -318,6 +324,14 @@ class Pipeline:
             self._pending.append(item)
             return False
         name = dialects.detect(item)
+        if name is None and item.event == "error":
+            # `event: error`, whatever its data, before any dialect could tell.
+            try:
+                document = loads(item.data)
+            except ValueError:
+                document = {"message": item.data.strip()[: 4 * _QUOTE]}
+            self._error(*error_fields(document, "an error event"))
+            return False
         if name is None:
             if dialects.is_neutral(item) and len(self._pending) < PENDING_LIMIT:
                 self._pending.append(item)
@@ -403,6 +417,8 @@ class Pipeline:
     def _keep_body(self, chunk: bytes) -> None:
         body = self._body
         assert body is not None
+        if len(self._start) < _QUOTE:
+            self._start += chunk[: 4 * _QUOTE]
         if len(body) + len(chunk) > BODY_LIMIT:
             self._body = None
         else:
@@ -417,30 +433,16 @@ class Pipeline:
             except ValueError:
                 document = None
             if document is not None:
-                message, code = _error_in(document)
-                self.outcome.errors += 1
-                self.outcome.first_error = message
-                self._emit([error_event(message, code)])
+                message, code = error_fields(document, _JSON_BODY)
+                self._error(message, code)
                 return
-        if not self.decoder.looks_like_sse:
-            self.warn(f"{self.name} does not look like SSE (no field or comment lines)")
+        if self._start.strip() and not self.decoder.looks_like_sse:
+            # An HTML error page, plain text, a cut JSON body: an error, quoted.
+            start = " ".join(self._start.decode("utf-8", "replace").split())[:_QUOTE]
+            self._error(f"the input is not an SSE stream; it starts: {start!r}", "not_sse")
 
-
-def _error_in(document: Any) -> tuple[str, Any]:
-    """The message and code of a JSON error body, in the shapes providers use."""
-    if isinstance(document, list) and document:
-        document = document[0]  # Gemini answers some errors with an array
-    body = as_dict(document)
-    error = body.get("error")
-    if isinstance(error, dict):
-        message = error.get("message") or error.get("msg")
-        code = error.get("code") or error.get("type") or error.get("status")
-    else:
-        message = error if isinstance(error, str) else body.get("message") or body.get("msg")
-        code = body.get("code") or body.get("type") or body.get("status")
-        detail = body.get("detail")
-        if not message and detail:
-            message = detail if isinstance(detail, str) else str(detail)
-    if not isinstance(message, str) or not message:
-        message = "the input is a JSON document, not an SSE stream"
-    return message, code
+    def _error(self, message: str, code: Any) -> None:
+        """An error that no dialect reported: the input's shape, or `event: error` alone."""
+        self.outcome.errors += 1
+        self.outcome.first_error = self.outcome.first_error or message
+        self._emit([error_event(message, code)])

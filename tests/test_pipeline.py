@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ssechat import dialects
 from ssechat.normalized import NormalizedEvent
 from ssechat.pipeline import Outcome, Pipeline
 from tests.conftest import EXAMPLES, case_input, load_corpus
@@ -88,11 +89,34 @@ def test_json_error_bodies_of_each_provider_shape() -> None:
         assert outcome.errors == 1
 
 
-def test_something_that_is_not_sse_warns_once_and_writes_nothing() -> None:
-    sink, outcome, warnings = run(b"<html><body>502 Bad Gateway</body></html>\n")
-    assert sink.events == [] and sink.lines == []
-    assert len(warnings) == 1 and "does not look like SSE" in warnings[0]
-    assert outcome.errors == 0
+def test_a_body_that_is_not_sse_is_one_error_quoting_its_start() -> None:
+    bodies = {
+        b"<html><body>502 Bad Gateway</body></html>\n": "<html><body>502 Bad Gateway",
+        b"Internal Server Error: upstream connect error\n": "Internal Server Error: upstream",
+        b'{"error": {"message": "cut': '{"error": {"message": "cut',  # a cut JSON body
+        b"\n\n<!DOCTYPE html>\n<html>\n" + b"x" * 2_000_000: "<!DOCTYPE html> <html> xxx",
+    }
+    for body, start in bodies.items():
+        sink, outcome, _ = run(body)
+        assert len(sink.events) == 1 and sink.lines == [], body[:40]
+        assert sink.events[0]["code"] == "not_sse" and start in sink.events[0]["message"]
+        assert outcome.errors == 1
+    sink, outcome, _ = run(b'{"error": {"message": "Bad key", "code": "invalid_api_key"}}')
+    assert sink.events == [{"type": "error", "message": "Bad key", "code": "invalid_api_key"}]
+    assert outcome.errors == 1
+
+
+@pytest.mark.parametrize("name", dialects.NAMES)
+def test_event_error_is_an_error_in_every_dialect_whatever_its_data(name: str) -> None:
+    for data in ("{}", "", "upstream timeout", '{"message": "m", "code": 7}', "[1]"):
+        event = b"event: error\ndata: " + data.encode() + b"\n\n"
+        sink, outcome, _ = run(event * 3, dialect=name)  # the first alone, then in one read
+        errors = [e for e in sink.events if e["type"] == "error"]
+        assert len(errors) == outcome.errors == 3, (name, data, sink.events)
+        assert all(e.get("code") != "truncated" for e in errors)
+    # Detected or not: a stream of nothing but an error event (Coze sends exactly this).
+    sink, outcome, _ = run(b"event:error\ndata:{}\n\n")
+    assert sink.events == [{"type": "error", "message": "an error event"}] and outcome.errors == 1
 
 
 def test_empty_input_is_nothing_at_all() -> None:

@@ -42,7 +42,11 @@ LENGTH_CALL = (
 
 def _streams() -> list[tuple[str, str, bytes]]:
     """(name, send provider, bytes): whole, cut at an event boundary, cut mid-event."""
-    cases = [("length-call", "openai", LENGTH_CALL)]
+    cases = [
+        ("length-call", "openai", LENGTH_CALL),
+        ("html-page", "openai", b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"),
+        ("error-only", "openai", b"event:error\ndata:{}\n\n"),
+    ]
     for path, provider in (
         (EXAMPLES / "openai-text.sse", "openai"),
         (EXAMPLES / "openai-tool-call.sse", "openai"),

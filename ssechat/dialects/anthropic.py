@@ -150,16 +150,21 @@ class Anthropic(Dialect):
                 try:
                     payload = _loads(data)
                 except _JSONDecodeError:
+                    if item[0] == "error":
+                        self.error_event(item, out)  # whatever its data
                     continue
             if hot and self._common_delta(data, payload, out, hits):
                 text_match = self.text_template.match
                 thinking_match = self.thinking_template.match
                 json_match = self.json_template.match
                 continue
+            errors = self.errors
             try:
                 self._payload(payload, item, out)
             except MALFORMED as exc:
                 self.malformed(item, exc, out)
+            if item[0] == "error" and self.errors == errors:
+                self.error_event(item, out)  # `event: error`, whatever its data
             if not self.open:  # the end: what follows is detected anew
                 self.template_hits += hits
                 return items[position + 1 :]

@@ -265,10 +265,13 @@ class Dialect:
         feed = self.feed
         for position, item in enumerate(items):
             if type(item) is Event:
+                errors = self.errors
                 try:
                     feed(item, out)
                 except MALFORMED as exc:
                     self.malformed(item, exc, out)
+                if item[0] == "error" and self.errors == errors:
+                    self.error_event(item, out)
                 if not self.open or (self.finish_reason is not None and self.between()):
                     return items[position + 1 :]
         return ()
@@ -385,6 +388,19 @@ class Dialect:
         self.open = False
         self.errored = False
         self.resuming = False
+
+    def error_event(self, event: Event, out: list[NormalizedEvent]) -> None:
+        """`event: error` that the dialect's own reading did not report: an error all the same.
+
+        Whatever its data (`{}`, text, nothing): Coze and proxies send such events.
+        """
+        try:
+            document = loads(event.data)
+        except ValueError:
+            document = {"message": event.data.strip()[:300]}
+        if not self.open:
+            self.begin(out)
+        self.error(out, *error_fields(document, f"{self.name} error event"))
 
     def error(self, out: list[NormalizedEvent], message: Any, code: Any = None) -> None:
         """An error reported by the provider inside the stream."""
@@ -536,6 +552,32 @@ def usage_event_fields(
         if value is not None:
             fields[key] = value
     return fields
+
+
+def error_fields(document: Any, default: str) -> tuple[str, Any]:
+    """The message and code of an error object, in the shapes providers use.
+
+    `{"error": {"message", "code"|"type"|"status"}}`, `{"message"|"msg", "code"}`,
+    `{"detail": ...}`, or a list of one (Gemini); `default` when it says no message.
+    """
+    if isinstance(document, list) and document:
+        document = document[0]  # Gemini answers some errors with an array
+    body = as_dict(document)
+    error = body.get("error")
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("msg")
+        code = error.get("code") or error.get("type") or error.get("status")
+    else:
+        message = error if isinstance(error, str) else body.get("message") or body.get("msg")
+        code = body.get("code") or body.get("status")
+        if code is None and body.get("type") != "error":
+            code = body.get("type")
+        detail = body.get("detail")
+        if not message and detail:
+            message = detail if isinstance(detail, str) else str(detail)
+    if not isinstance(message, str) or not message:
+        message = default
+    return message, code
 
 
 def as_dict(value: Any) -> dict[str, Any]:

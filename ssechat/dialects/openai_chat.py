@@ -188,7 +188,10 @@ class OpenAIChat(Dialect):
             try:
                 chunk = loads(data)
             except _JSONDecodeError:
+                errors = self.errors
                 self._not_json(data, out)
+                if item[0] == "error" and self.errors == errors:
+                    self.error_event(item, out)  # `event: error`, whatever its data
                 if self.between():  # the end ([DONE]): what follows is detected anew
                     self.template_hits += hits
                     return items[position + 1 :]
@@ -256,10 +259,13 @@ class OpenAIChat(Dialect):
                                 continue
                 except (LookupError, TypeError):
                     pass
+            errors = self.errors
             try:
                 self._chunk(chunk, out)
             except MALFORMED as exc:
                 self.malformed(item, exc, out)
+            if item[0] == "error" and self.errors == errors:
+                self.error_event(item, out)  # `event: error`, whatever its data
             if self.between():
                 self.template_hits += hits
                 return items[position + 1 :]
