@@ -72,13 +72,15 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name on first use (PEP 562)."""
-    if name not in __all__:
-        raise AttributeError(f"module 'ssechat' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES.get(name, "ssechat._api")), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all attribute
+
+    def __getattr__(name: str) -> Any:
+        """Import a public name on first use (PEP 562)."""
+        if name not in __all__:
+            raise AttributeError(f"module 'ssechat' has no attribute {name!r}")
+        value = getattr(importlib.import_module(_HOMES.get(name, "ssechat._api")), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

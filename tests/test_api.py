@@ -373,3 +373,51 @@ def test_readme_library_examples_run_and_print_what_they_say() -> None:
         )
         assert proc.returncode == 0, (command, proc.stderr.decode())
         assert proc.stdout.decode() == expected, command
+
+
+# -- types ---------------------------------------------------------------------------------
+
+USER_CODE = """\
+import pathlib
+import ssechat
+
+for event in ssechat.parse(pathlib.Path("capture.sse"), dialect="anthropic"):
+    reveal_type(event)
+result = ssechat.repair_json("{")
+reveal_type(result.truncated)
+try:
+    pass
+except ssechat.InputError as exc:
+    reveal_type(exc.exit_status)
+ssechat.parse("capture.sse")
+ssechat.Pipeline
+"""
+
+
+@pytest.mark.slow
+def test_a_users_code_type_checks_against_the_api(tmp_path: Path) -> None:
+    """py.typed: mypy --strict sees the real signatures, and no catch-all attribute."""
+    user = tmp_path / "user.py"
+    user.write_text(USER_CODE)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            str(user),
+        ],
+        capture_output=True,
+        env={**os.environ, "MYPYPATH": str(root)},
+        timeout=300,
+    )
+    out = proc.stdout.decode()
+    assert 'Revealed type is "dict[str, Any]"' in out
+    assert 'Revealed type is "bool"' in out
+    assert 'Revealed type is "ssechat.errors.ExitStatus"' in out
+    assert 'user.py:12: error: Argument 1 to "parse" has incompatible type "str"' in out
+    assert 'user.py:13: error: Module has no attribute "Pipeline"' in out
+    assert "Found 2 errors" in out, out
