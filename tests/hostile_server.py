@@ -225,11 +225,21 @@ def _compressed(encoding: str, framing: str) -> Callable[..., bool]:
         if framing == "length":
             conn.sendall(head("200 OK", *header, f"Content-Length: {len(body)}") + body)
             return True
+        stall = server.params.get("stall")
+        if stall and packer is not None:  # the first event, flushed, then nothing
+            first = _events(server)[0]
+            packer = zlib.compressobj(wbits=31 if encoding == "gzip" else 15)
+            body = packer.compress(first) + packer.flush(zlib.Z_SYNC_FLUSH)
         if framing == "chunked":
-            conn.sendall(head("200 OK", *header, "Transfer-Encoding: chunked"))
-            conn.sendall(chunk(body) + b"0\r\n\r\n")
+            conn.sendall(head("200 OK", *header, "Transfer-Encoding: chunked") + chunk(body))
+            if stall:
+                server.wait(stall)
+                return False
+            conn.sendall(b"0\r\n\r\n")
             return True
         conn.sendall(head("200 OK", *header, "Connection: close") + body)
+        if stall:
+            server.wait(stall)
         return False
 
     return respond

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import json_lines, run_ssechat, ssechat_command
-from tests.hostile_server import HostileServer
+from tests.hostile_server import HostileServer, chat_event
 
 KEY = "sk-proj-HOSTILEkey0123456789abcdefghijLEAKCHECK"
 ENV = {"OPENAI_API_KEY": KEY, "ANTHROPIC_API_KEY": KEY, "NO_PROXY": "*", "no_proxy": "*"}
@@ -158,7 +158,7 @@ def test_a_closed_stdout_fails_like_cat() -> None:
 # -- transport ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("framing", ["chunked", "length", "close"])
+@pytest.mark.parametrize("framing", ["chunked", "length", "close", "gzip-chunked", "gzip-close"])
 def test_the_idle_timeout_fires_whatever_the_framing(framing: str) -> None:
     """A close-delimited body once waited for the first-event timeout, then said "idle"."""
     with HostileServer(framing, {"stall": 20}) as server:
@@ -414,3 +414,12 @@ def test_a_closed_pipe_cancels_the_coze_chat() -> None:
         _, stderr = process.communicate(timeout=20)
         assert process.returncode == 0, stderr
         assert _cancels(server) == [{"chat_id": "chat1", "conversation_id": "conv1"}]
+
+
+def test_a_stream_cut_at_an_event_boundary_keeps_its_connection_for_the_retry() -> None:
+    events = [chat_event("Hello"), chat_event(" world")]  # no finish, no [DONE]: truncated
+    with HostileServer("length", {"events": events}) as server:
+        result = send(server.url)
+    assert result.returncode == 3, result.stderr
+    assert len(server.requests) == 3  # the first attempt and two retries
+    assert server.connections == 1

@@ -861,3 +861,14 @@ def test_a_chunked_request_body_is_bounded_in_total() -> None:
     finally:
         server.stop()
         thread.join(10)
+
+
+def test_the_request_log_line_escapes_control_characters_of_the_path() -> None:
+    with serve(EXAMPLES / "openai-text.sse", "--count", "1") as server:
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            sock.sendall(b"GET /x\x1b]0;owned\x07\x1b[2J HTTP/1.1\r\nHost: x\r\n\r\n")
+            while sock.recv(65536):
+                pass
+        assert server.stop() == 0
+    assert b"\x1b" not in server.stderr and b"\x07" not in server.stderr
+    assert b"\\x1b]0;owned" in server.stderr
