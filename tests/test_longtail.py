@@ -12,6 +12,7 @@ does not: tool calls, errors, incremental DashScope, old llama.cpp servers.
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 import zlib
@@ -21,9 +22,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ssechat import dialects
 from ssechat.cli.parse_sse import exit_status
 from ssechat.errors import InputError
 from ssechat.normalized import TRUNCATED, NormalizedEvent
+from ssechat.sse import Event
 from tests.conftest import case_input, corpus_params, json_lines, run_ssechat
 from tests.test_dialects import fold, normalize, sse, types
 
@@ -173,6 +176,95 @@ def test_long_tail_responses_joined_in_one_input_each_come_out(data: st.DataObje
         )
         assert response[-1]["type"] == "done"
     assert outcome.truncated == outcome.errors == 0
+
+
+# The fields the long-tail dialects read, for shapes nobody sends.
+_KEYS = st.sampled_from(
+    [
+        "token",
+        "text",
+        "special",
+        "generated_text",
+        "details",
+        "finish_reason",
+        "content",
+        "stop",
+        "stop_type",
+        "timings",
+        "done",
+        "message",
+        "response",
+        "thinking",
+        "tool_calls",
+        "function",
+        "arguments",
+        "error",
+        "errors",
+        "usage",
+        "event",
+        "answer",
+        "data",
+        "output",
+        "choices",
+        "type",
+        "delta",
+        "toolCallId",
+        "input",
+        "contentBlockIndex",
+        "start",
+        "toolUse",
+        "tool",
+        "tool_input",
+        "id",
+        "metadata",
+        "status",
+        "request_id",
+        "code",
+    ]
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+_LONG_TAIL = [
+    "tgi",
+    "llamacpp",
+    "ollama",
+    "cloudflare",
+    "dify",
+    "dashscope",
+    "vercel-ui",
+    "replicate",
+    "bedrock",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(_LONG_TAIL),
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["message", "error", "output", "done", "contentBlockDelta", "messageStop"]
+            ),
+            st.dictionaries(_KEYS, _JSON, max_size=5),
+        ),
+        max_size=6,
+    ),
+)
+def test_shapes_nobody_sends_never_crash_and_responses_stay_whole(
+    name: str, events: list[tuple[str, dict[str, Any]]]
+) -> None:
+    dialect = dialects.create(name)
+    out: list[NormalizedEvent] = []
+    dialect.feed_many([Event(kind, json.dumps(data), "") for kind, data in events], out)
+    dialect.close(out)
+    starts = [n for n, e in enumerate(out) if e["type"] == "start"]
+    assert not out or starts[0] == 0  # nothing outside a response
+    for begin, end in itertools.pairwise([*starts, len(out)]):
+        last = out[end - 1]  # each response ends with done, or its truncation
+        assert last["type"] == "done" or last.get("code") == TRUNCATED, out[begin:end]
 
 
 # -- hand-made streams -------------------------------------------------------------
@@ -455,7 +547,10 @@ def test_dify_agent_and_workflow_streams() -> None:
         "finish_reason": "succeeded",
     }
     failed = sse(
-        (None, '{"event": "error", "status": 400, "code": "invalid_param", "message": "bad input"}')
+        (
+            None,
+            '{"event": "error", "task_id": "t9", "message_id": "m9", "status": 400, "code": "invalid_param", "message": "bad input"}',
+        )
     )
     events, outcome = normalize(failed)
     assert fold(events)["error"] == "bad input" and outcome.errors == 1

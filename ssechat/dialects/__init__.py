@@ -205,7 +205,12 @@ def _long_tail(payload: dict[str, Any]) -> str | None:
         return "llamacpp"
     if isinstance(payload.get("response"), str):
         return "cloudflare"
-    if payload.get("event") in dify.HANDLERS:
+    if payload.get("event") in dify.HANDLERS and (
+        payload["event"] not in ("message", "error", "ping")
+        or "conversation_id" in payload
+        or "task_id" in payload
+        or "message_id" in payload
+    ):
         return "dify"
     if isinstance(payload.get("error"), (dict, str)):
         return "openai-chat"

@@ -585,6 +585,11 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def as_list(value: Any) -> list[Any]:
+    """`value` when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def emit_text(out: list[NormalizedEvent], kind: str, value: Any) -> None:
     """Append a `{"type": kind, "text": value}` event when value is non-empty text."""
     if value and isinstance(value, str):

@@ -21,7 +21,15 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
+from ssechat.dialects.base import (
+    Dialect,
+    ToolCall,
+    as_dict,
+    as_list,
+    emit_text,
+    loads,
+    usage_event_fields,
+)
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -51,7 +59,7 @@ class Cloudflare(Dialect):
         if not self.open:
             self.begin(out)
         emit_text(out, "delta", payload.get("response"))
-        for call in payload.get("tool_calls") or ():
+        for call in as_list(payload.get("tool_calls")):
             self._call(as_dict(call), out)
         usage = as_dict(payload.get("usage"))
         if usage:
@@ -60,7 +68,9 @@ class Cloudflare(Dialect):
                 usage.get("completion_tokens"),
                 total_tokens=usage.get("total_tokens"),
             )
-        errors = payload.get("errors") or ([payload["error"]] if payload.get("error") else [])
+        errors = as_list(payload.get("errors")) or (
+            [payload["error"]] if payload.get("error") else []
+        )
         for error in errors:
             error = as_dict(error) or {"message": str(error)}
             self.error(out, error.get("message"), error.get("code"))

@@ -27,7 +27,15 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
+from ssechat.dialects.base import (
+    Dialect,
+    ToolCall,
+    as_dict,
+    as_list,
+    emit_text,
+    loads,
+    usage_event_fields,
+)
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -71,7 +79,7 @@ class DashScope(Dialect):
         emit_text(out, "reasoning", self._new("reasoning", message.get("reasoning_content")))
         content = message.get("content") if message else output.get("text")
         emit_text(out, "delta", self._new("text", _text(content)))
-        for fragment in message.get("tool_calls") or ():
+        for fragment in as_list(message.get("tool_calls")):
             self._tool_fragment(as_dict(fragment), out)
         usage = as_dict(payload.get("usage"))
         if usage:

@@ -22,7 +22,15 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
+from ssechat.dialects.base import (
+    Dialect,
+    ToolCall,
+    as_dict,
+    as_list,
+    emit_text,
+    loads,
+    usage_event_fields,
+)
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -54,7 +62,7 @@ class Ollama(Dialect):
         message = as_dict(line.get("message"))
         emit_text(out, "reasoning", message.get("thinking", line.get("thinking")))
         emit_text(out, "delta", message.get("content", line.get("response")))
-        for call in message.get("tool_calls") or ():
+        for call in as_list(message.get("tool_calls")):
             self._call(as_dict(call), out)
         error = line.get("error")
         if error:
