@@ -35,6 +35,9 @@ ENVIRONMENT: Final[dict[str, str]] = {
     "variable. ssechat takes keys from the environment or from files and commands named by "
     "options, never from an argument (every user can read arguments with ps(1)), and a key "
     "never appears in any output.",
+    "SSECHAT_PROVIDER": "The provider of `send` when neither `-p` nor SSECHAT_SEND_PROVIDER "
+    "gives one. Every option of `send` has its own variable, SSECHAT_SEND_ and the option's "
+    "long name (see ssechat-send(1)).",
     "OPENAI_API_KEY": "The API key of the `openai` and `openai-responses` providers.",
     "ANTHROPIC_API_KEY": "The API key of the `anthropic` provider.",
     "COZE_API_TOKEN": "The personal access token of the `coze` provider.",
@@ -181,9 +184,10 @@ PAGES: Final[dict[str, Page]] = {
             "`repair-json` finishes the JSON a model wrote, and `replay` plays a saved "
             "capture back, to stdout or as a local server, for testing clients.",
             "stdout carries data only. Messages and warnings go to stderr, one line each, "
-            "prefixed with `ssechat:`. No traceback reaches the terminal unless `--debug` (or "
-            "SSECHAT_DEBUG) asks for one. When the reader of stdout goes away (`| head`), "
-            "ssechat stops quietly with status 0.",
+            "prefixed with `ssechat:`; `-q` (every command) silences the warnings and notes, "
+            "never an error. A usage error is one line too, exit status 2. No traceback "
+            "reaches the terminal unless `--debug` (or SSECHAT_DEBUG) asks for one. When the "
+            "reader of stdout goes away (`| head`), ssechat stops quietly with status 0.",
             "Ctrl-C (SIGINT) and SIGTERM end every command with status 130 and one line, "
             "except `replay --serve`, which exits 0 on SIGTERM: that is how a server is asked "
             "to stop.",
