@@ -28,6 +28,7 @@ import struct
 import zlib
 from typing import Final
 
+from ssechat import jsonload
 from ssechat.errors import EventTooLargeError, InputError
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, EventRun, Item
 
@@ -96,8 +97,8 @@ def frame_event(headers: dict[str, object], payload: bytes) -> Event:
 def _unwrapped(data: str) -> Event | None:
     """The model event inside an InvokeModelWithResponseStream `chunk` frame."""
     try:
-        inner = base64.b64decode(json.loads(data)["bytes"], validate=True).decode("utf-8")
-        kind = json.loads(inner).get("type")
+        inner = base64.b64decode(jsonload.loads(data)["bytes"], validate=True).decode("utf-8")
+        kind = jsonload.loads(inner).get("type")
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     return Event(kind if isinstance(kind, str) and kind else "message", inner, "")

@@ -11,9 +11,9 @@ everything after the decoder is the same for every format.
 
 from __future__ import annotations
 
-import json
 from typing import Final, Literal, Protocol
 
+from ssechat import jsonload
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Decoder, EventRun, Item
 
 Format = Literal["sse", "ndjson", "eventstream"]
@@ -92,8 +92,8 @@ def sniff(head: bytes, *, final: bool) -> Format | None:
 
 def _object(line: bytes) -> dict[str, object]:
     try:
-        value = json.loads(line)
-    except ValueError:
+        value = jsonload.loads(line)
+    except ValueError:  # too deep included
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -53,6 +53,7 @@ from typing import Any, Final, TypeVar
 import orjson
 
 from ssechat.errors import InputError
+from ssechat.jsonload import stdlib_loads
 
 T = TypeVar("T")
 
@@ -207,8 +208,8 @@ def parse_tool_arguments(raw: str) -> tuple[Any, bool]:
     if not raw.strip():
         return {}, False
     try:
-        return json.loads(raw), False
-    except ValueError:
+        return stdlib_loads(raw), False
+    except ValueError:  # too deep included
         pass
     closed = close_truncated(raw)
     if closed is not None:

@@ -324,11 +324,11 @@ def request_record(
         "headers": merged,
     }
     if body:
-        import json
+        from ssechat import jsonload
 
         try:
-            record["body"] = json.loads(body)
-        except ValueError:
+            record["body"] = jsonload.loads(body)
+        except ValueError:  # not JSON, or too deep
             record["body"] = body.decode("utf-8", "replace")
     else:
         record["body"] = None

@@ -53,7 +53,6 @@ must start fast.
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import random
 import socket
@@ -62,6 +61,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from ssechat import jsonload
 from ssechat.errors import HTTPStatusError, InputError, NetworkError, StreamTimeoutError
 from ssechat.framing import Body, check_encoding, more_ready, new_session
 from ssechat.providers import Request
@@ -204,8 +204,8 @@ def error_message(body: bytes, content_type: str = "") -> str:
     """The provider's own message from an error body (OpenAI, Anthropic, Coze, Gemini)."""
     text = body.decode("utf-8", "replace").strip()
     try:
-        doc = json.loads(text)
-    except ValueError:
+        doc = jsonload.loads(text)
+    except ValueError:  # too deep included
         return " ".join(text.split())[:500]
     if isinstance(doc, list) and doc:
         doc = doc[0]  # Gemini sometimes wraps the error in a list

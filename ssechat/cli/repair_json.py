@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import click
 
-from ssechat import repair, sources
+from ssechat import jsonload, repair, sources
 from ssechat.cli.common import (
     EXAMPLES_HEADING,
     ByteSize,
@@ -227,8 +227,8 @@ def _repair_field(
 ) -> tuple[repair.Repair | None, bytes]:
     """Repair the string at `keys` inside the JSON line; (None, line) when there is none."""
     try:
-        document = json.loads(line)
-    except ValueError:
+        document = jsonload.loads(line)
+    except ValueError:  # too deep included
         raise repair.RepairError("the line is not JSON (--field needs JSON lines)") from None
     if isinstance(document, dict) and document.get("type") == FRAGMENT_TYPE:
         return None, line.rstrip(b"\r\n")
@@ -316,7 +316,7 @@ def _load_schema(path: str) -> Any:
         ) from None
     try:
         with open(path, "rb") as handle:
-            schema = json.load(handle)
+            schema = jsonload.stdlib_loads(handle.read())  # too deep: not JSON
         validator = jsonschema.validators.validator_for(schema)
         validator.check_schema(schema)
     except ValueError as exc:

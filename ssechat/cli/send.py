@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ssechat import jsonload
 from ssechat.cli.common import (
     EXAMPLES_HEADING,
     Environment,
@@ -313,7 +313,7 @@ def _key(provider: Any, base_url: str, opts: dict[str, Any], env: Environment) -
 
 def _read_json(handle: Any, option: str) -> Any:
     try:
-        return json.loads(handle.read())
+        return jsonload.loads(handle.read())  # too deep: invalid, exit 2
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"{option}: not valid JSON ({exc})") from None
 

@@ -23,7 +23,6 @@ answer are identical but for one string, and only that string is parsed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from itertools import repeat
 from operator import itemgetter
@@ -31,6 +30,7 @@ from typing import Any, ClassVar, Final, NamedTuple
 
 import orjson
 
+from ssechat.jsonload import stdlib_loads
 from ssechat.normalized import TRUNCATED, NormalizedEvent, error_event, start_event
 from ssechat.repair import RepairError, parse_tool_arguments
 from ssechat.sse import Event, Item
@@ -50,17 +50,13 @@ def loads(data: str) -> Any:
 
     orjson first (about twice as fast as the standard library); the standard
     library for what orjson refuses but JSON allows: integers past 64 bits
-    (Coze plugin ids) and lone surrogate escapes.
+    (Coze plugin ids) and lone surrogate escapes. Too deep is invalid
+    (`ssechat.jsonload`), never a crash.
     """
     try:
         return _loads(data)
     except _JSONDecodeError:
-        try:
-            return json.loads(data)
-        except RecursionError:
-            # orjson refuses JSON nested past 1024 levels; so does this, as
-            # invalid JSON, never a crash.
-            raise ValueError("JSON nested too deeply") from None
+        return stdlib_loads(data)
 
 
 # -- the template fast path ------------------------------------------------------

@@ -11,13 +11,13 @@ and the key (`UsageError`, exit 2), never a surprise mid-stream.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
 from ssechat.errors import UsageError
+from ssechat.jsonload import stdlib_loads
 
 Pointer = tuple[str, ...]
 """A JSON Pointer split into its reference tokens ("/a/b~1c" -> ("a", "b/c"))."""
@@ -116,7 +116,7 @@ def load(path: str) -> Description:
         document = _toml(path, raw)
     else:
         try:
-            document = json.loads(raw)
+            document = stdlib_loads(raw)  # too deep: not valid JSON
         except (UnicodeDecodeError, ValueError) as exc:
             raise UsageError(f"{path}: not valid JSON: {exc}") from None
     return _Checker(path).description(document)
