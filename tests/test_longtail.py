@@ -85,6 +85,14 @@ def test_longtail_corpus_through_the_installed_command(case: dict[str, Any]) -> 
     check_fold(fold(json_lines(proc.stdout)), case["expected"])
     assert proc.returncode == (0 if complete(case) else 3), proc.stderr
     assert b"Traceback" not in proc.stderr
+    # Cut two thirds of the way in (before the end marker of every case here).
+    data = case_input(case)
+    cut = run_ssechat(["parse-sse"], data[: len(data) * 2 // 3])
+    assert cut.returncode == 3 and b"Traceback" not in cut.stderr
+    lines = json_lines(cut.stdout)
+    assert lines[-1]["type"] == "error" and (
+        lines[-1].get("code") == TRUNCATED or not complete(case)
+    ), lines[-1]
 
 
 @pytest.mark.parametrize("case", CASES)
