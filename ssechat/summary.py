@@ -46,9 +46,12 @@ class Summary:
     ) -> None:
         """The normalized events one SSE event gave (`counted`), arriving at `seconds`."""
         for event in events:
+            current = self._current
             if event.get("type") == "start":
                 self._begin(event, seconds)
-            elif self._current is None:
+            elif current is None or current.done or current.truncated:
+                # Nothing of an ended response comes after its end: an error body in
+                # the next file of `parse-sse --summary A B` is a response of its own.
                 self._begin(None, seconds)
             assert self._current is not None
             self._current.add(event, seconds)

@@ -36,9 +36,9 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture
 def captures(tmp_path: Path) -> Path:
-    """A folder as logs are: nested, many files, one cut off, one HTML error page."""
+    """A folder as logs are: nested, 162 files (3 xargs batches), one cut off, one HTML page."""
     folder = tmp_path / "captures"
-    for i in range(12):
+    for i in range(40):
         day = folder / f"2026-11-{i % 3 + 1:02d}"
         day.mkdir(parents=True, exist_ok=True)
         for example in sorted(EXAMPLES.glob("*.sse")):
@@ -64,7 +64,7 @@ def test_xargs_recipe_writes_every_row_whole(captures: Path) -> None:
     files = sorted(map(str, captures.rglob("*.sse")))
     expected = json_lines(run_ssechat(["parse-sse", "--summary", *files]).stdout)
     assert Counter(map(_key, rows)) == Counter(map(_key, expected))
-    assert len(rows) >= 48 and sum(row["truncated"] for row in rows) == 1
+    assert len(rows) >= 160 and sum(row["truncated"] for row in rows) == 1
 
 
 @pytest.mark.skipif(shutil.which("parallel") is None, reason="GNU parallel is not installed")
@@ -100,13 +100,18 @@ def test_dask_recipe_gives_the_rows_of_parse_sse_each_with_its_file(
     parts = sorted(out.glob("part-*.jsonl"))
     assert parts
     rows = [row for part in parts for row in json_lines(part.read_bytes())]
+    files = sorted(str(p) for p in captures.rglob("*.sse"))
+    expected = json_lines(run_ssechat(["parse-sse", "--summary", *files]).stdout)
     by_file: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_file.setdefault(row.pop("file"), []).append(row)
-    for name, file_rows in by_file.items():
-        assert file_rows == json_lines(run_ssechat(["parse-sse", "--summary", name]).stdout)
-    assert set(by_file) <= {str(p) for p in captures.rglob("*.sse")}
-    assert any(row["truncated"] for file_rows in by_file.values() for row in file_rows)
+    assert Counter(map(_key, rows)) == Counter(map(_key, expected))
+    assert set(by_file) <= set(files)
+    for name in [*files[:: len(files) // 4], str(captures / "cut.sse")]:  # each row's file
+        assert by_file.get(name, []) == json_lines(
+            run_ssechat(["parse-sse", "--summary", name]).stdout
+        )
+    assert by_file[str(captures / "cut.sse")][0]["truncated"] is True
 
 
 def test_dask_recipe_turns_an_unreadable_capture_into_an_error_row(tmp_path: Path) -> None:

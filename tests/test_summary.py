@@ -116,3 +116,14 @@ def test_errors_and_unrecognised_streams_still_give_a_line() -> None:
     )
     assert overloaded["dialect"] == "anthropic" and overloaded["model"] == "c"
     assert overloaded["errors"] == ["Overloaded"] and overloaded["truncated"] is False
+
+
+def test_what_comes_after_a_response_ended_is_not_folded_into_it() -> None:
+    """`parse-sse --summary a.sse bad-gateway.html`: the error body is a row of its own."""
+    tools, html = summarize(TOOLS, b"<html><body>502 Bad Gateway</body></html>\n")
+    assert tools["errors"] == [] and tools["finish_reason"] == "tool_calls"
+    assert html["dialect"] is None and "not an SSE stream" in html["errors"][0]
+    cut = TOOLS[: TOOLS.index(b"data: [DONE]")]
+    first, second = summarize(cut, b'{"error": {"message": "bad key"}}')
+    assert first["truncated"] is True and first["errors"] == []
+    assert second["errors"] == ["bad key"]
