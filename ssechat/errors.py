@@ -21,7 +21,9 @@ class ExitStatus(IntEnum):
     """A usage error: a bad option or argument, or a missing API key."""
     BAD_INPUT = 3
     """Bad or incomplete input: a truncated stream, an error event in the
-    stream, an event over the size bound, JSON that cannot be repaired."""
+    stream, a body that is not a stream, an event over the size bound, a
+    tool call cut off or unrepairable, JSON that cannot be repaired, a JSON
+    document that was cut off (repair-json, unless --allow-truncated)."""
     HTTP_ERROR = 4
     """An HTTP error status (not retryable, or retries exhausted)."""
     TIMEOUT = 5

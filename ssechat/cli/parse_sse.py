@@ -154,10 +154,14 @@ def parse_sse_cmd(
     and done lines (Coze suggestions as follow_up). `curl -i` headers before
     the body are skipped.
 
-    Exit status 3 when a stream reports an error, ends without its end marker
-    (see --allow-truncated), or holds a tool call whose arguments are cut off
-    or cannot be repaired; a stream no dialect recognises is written as with
-    --events (exit 0).
+    One input may hold many responses of any providers (a log, captures
+    joined with cat): each is detected anew. Exit status 3 when a stream
+    reports an error (`event: error` whatever its data), ends without its
+    end marker wherever it is cut (see --allow-truncated), holds a tool call
+    whose arguments are cut off or cannot be repaired, or is not a stream at
+    all (an HTML page, text, a JSON error body: one error line quoting its
+    start); a stream no dialect recognises is written as with --events
+    (exit 0).
     """
     if raw_events and (text_only or summary or dialect or dialect_files):
         raise click.UsageError(

@@ -30,6 +30,9 @@ DEFAULT_MAX_BYTES = 64 * 1024**2
 # (DESIGN.md section 3): repairing one alone would invent JSON, so --field
 # leaves them as they are; the call's `tool_call` line carries the whole.
 FRAGMENT_TYPE = "tool_call_delta"
+TRUNCATED_MESSAGE = (
+    "the input was cut off: written closed, it may be incomplete; --allow-truncated accepts it"
+)
 
 EXAMPLES = """\
   printf '```json\\n{"city": "Paris", "temp": 21,' | ssechat repair-json
@@ -53,6 +56,7 @@ class _Options:
     quiet: bool
     report: bool
     timeout: float
+    allow_truncated: bool = False
     schema: Any = None
     failed: bool = field(default=False)
 
@@ -103,6 +107,12 @@ class _Options:
     "(needs jsonschema: pip install 'ssechat[schema]').",
 )
 @click.option(
+    "--allow-truncated",
+    is_flag=True,
+    help="Exit 0 when the input was cut off and had to be closed (still written, still "
+    "said on stderr); without it, such a document exits 3.",
+)
+@click.option(
     "--report",
     is_flag=True,
     help="Say what was repaired as one JSON object per document (per line with --lines) on stderr.",
@@ -134,6 +144,7 @@ def repair_json_cmd(
     ensure_ascii: bool,
     strict: bool,
     schema_file: str | None,
+    allow_truncated: bool,
     report: bool,
     timeout: float,
     max_bytes: int,
@@ -150,8 +161,11 @@ def repair_json_cmd(
     that was cut off is always said to be so.
 
     \b
-    Exit status: 0 valid JSON written (repaired or not), 3 no JSON could be
-    recovered, the repair timed out, or --strict/--schema failed, 2 usage.
+    Exit status: 0 valid JSON written (repaired or not), 3 the input was cut
+    off (the closed document is written; --allow-truncated makes it 0), no
+    JSON could be recovered, the repair timed out, or --strict/--schema
+    failed, 2 usage. A complete but malformed document (fences, quotes,
+    commas, prose around it) exits 0.
 
     MEANINGLESS
     """
@@ -159,7 +173,9 @@ def repair_json_cmd(
         raise UsageError("--field needs --lines")
     if lines and indent is not None:
         raise UsageError("--indent cannot be used with --lines (one line per document)")
-    options = _Options(indent, ensure_ascii, strict, get_env().quiet, report, timeout)
+    options = _Options(
+        indent, ensure_ascii, strict, get_env().quiet, report, timeout, allow_truncated
+    )
     if schema_file is not None:
         options.schema = _load_schema(schema_file)
     env = get_env()
@@ -203,6 +219,11 @@ def _repair_lines(
 ) -> None:
     keys = path.split(".") if path else None
     for number, line in _numbered_lines(stream, limit):
+        if len(line) > limit:  # over --max-bytes: reported, written unchanged, the run goes on
+            _fail(options, number, f"larger than --max-bytes ({limit} bytes)", unchanged=True)
+            writer.write([line])
+            _copy_rest_of_line(stream, writer, line, limit)
+            continue
         if not line.strip():
             continue
         try:
@@ -263,14 +284,30 @@ def _numbered_lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes]
         if not line:
             return
         number += 1
-        if len(line) > limit and not line.endswith(b"\n"):
-            raise InputError(f"line {number} is larger than --max-bytes ({limit} bytes)")
-        yield number, line
+        yield number, line  # over `limit`: its first limit + 1 bytes (the rest is unread)
+
+
+def _copy_rest_of_line(stream: IO[bytes], writer: LineWriter, part: bytes, limit: int) -> None:
+    """Write the rest of a line too long to repair, unchanged, a bounded read at a time."""
+    while not part.endswith(b"\n"):
+        part = stream.readline(limit + 1)
+        if not part:
+            writer.write([b"\n"])  # the last line had no line end: the output's lines still end
+            return
+        writer.write([part])
 
 
 def _tell(options: _Options, result: repair.Repair, number: int | None) -> None:
-    """Say what was repaired: one line, or a JSON report with --report."""
+    """Say what was repaired: one line, or a JSON report with --report.
+
+    A document that was cut off and closed fails (exit 3) unless
+    --allow-truncated: closed, it is valid JSON but maybe not the answer
+    (`{"cmd": "rm -rf /var"}` from `{"cmd": "rm -rf /var/lib/app`).
+    """
     where = "" if number is None else f"line {number}: "
+    cut = result.truncated and not options.allow_truncated
+    if cut:
+        options.failed = True
     if options.report:
         report: dict[str, Any] = {} if number is None else {"line": number}
         report.update(
@@ -279,7 +316,11 @@ def _tell(options: _Options, result: repair.Repair, number: int | None) -> None:
             truncated=result.truncated,
             changes=list(result.changes),
         )
+        if cut:
+            report["error"] = TRUNCATED_MESSAGE
         get_env().error(json.dumps(report, ensure_ascii=False))
+    elif cut:
+        get_env().error(f"ssechat: error: {where}{TRUNCATED_MESSAGE}")
     elif result.repaired and not options.quiet:
         note = " (the result may be incomplete)" * result.truncated
         get_env().error(f"ssechat: {where}repaired: {', '.join(result.changes)}{note}")
