@@ -426,7 +426,9 @@ class Pipeline:
 
     def _no_events(self) -> None:
         """No SSE event at all: a JSON error body, something else, or nothing."""
-        body = bytes(self._body or b"").strip()
+        # `send --save` keeps an HTTP error as its annotation comments, then the body.
+        body, status = _after_comments(bytes(self._body or b""))
+        status = status or self.outcome.http_status
         if body[:1] in (b"{", b"["):
             try:
                 document = loads(body.decode("utf-8", "replace"))
@@ -440,9 +442,24 @@ class Pipeline:
             # An HTML error page, plain text, a cut JSON body: an error, quoted.
             start = " ".join(self._start.decode("utf-8", "replace").split())[:_QUOTE]
             self._error(f"the input is not an SSE stream; it starts: {start!r}", "not_sse")
+        elif not 200 <= (status or 200) < 300:
+            # A capture of an HTTP error whose body is not JSON (an HTML page), or empty.
+            start = " ".join(body[: 4 * _QUOTE].decode("utf-8", "replace").split())[:_QUOTE]
+            self._error(f"HTTP {status}: {start!r}" if start else f"HTTP {status}", status)
 
     def _error(self, message: str, code: Any) -> None:
         """An error that no dialect reported: the input's shape, or `event: error` alone."""
         self.outcome.errors += 1
         self.outcome.first_error = self.outcome.first_error or message
         self._emit([error_event(message, code)])
+
+
+def _after_comments(data: bytes) -> tuple[bytes, int | None]:
+    """`data` stripped of its leading SSE comment lines, and the status a capture header gives."""
+    data, status = data.strip(), None
+    while data.startswith(b":"):
+        line, _, data = data.partition(b"\n")
+        header = parse_header(line[1:].decode("utf-8", "replace").strip())
+        status = header.status if header is not None else status
+        data = data.strip()
+    return data, status

@@ -308,3 +308,18 @@ def test_the_cli_names_every_dialect() -> None:
     from ssechat.cli.parse_sse import DIALECT_NAMES
 
     assert DIALECT_NAMES == dialects.NAMES
+
+
+def test_a_saved_http_error_is_exit_3_when_parsed_again(tmp_path: Path) -> None:
+    """`send --save` of a 429, then `parse-sse` of the capture: the error, not silence."""
+    from tests.test_replay import serve
+
+    capture = tmp_path / "cap.sse"
+    with serve(OPENAI, "--no-delay", "--fault", "status=429") as served:
+        base = ["send", "--base-url", served.url + "/v1", "--retries", "0", "--no-auth"]
+        sent = run_ssechat([*base, "--save", str(capture), "hi"])
+    assert sent.returncode == 4
+    parsed = run_ssechat(["parse-sse", str(capture)])
+    assert parsed.returncode == 3
+    (error,) = json_lines(parsed.stdout)
+    assert error["type"] == "error" and "429" in error["message"]

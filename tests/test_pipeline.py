@@ -452,3 +452,23 @@ def test_mixed_examples_read_by_read_keep_every_response() -> None:
     for size in (1, 7, 100, 4096):
         chunks = [data[at : at + size] for at in range(0, len(data), size)]
         assert run(data, chunks)[0].events == whole.events
+
+
+def test_a_capture_of_an_http_error_is_an_error_whatever_its_body() -> None:
+    """`send --save` keeps an HTTP error as its header comment, then the body as it came."""
+    header = b": ssechat-capture status=%d content-type=application/json\n"
+    sink, outcome, _ = run(header % 429 + b'{"error": {"message": "slow down", "code": "rate"}}')
+    assert sink.events == [{"type": "error", "message": "slow down", "code": "rate"}]
+    assert outcome.errors == 1
+    sink, outcome, _ = run(header % 502 + b"<html><body>Bad Gateway</body></html>\n")
+    assert sink.events == [
+        {
+            "type": "error",
+            "message": "HTTP 502: '<html><body>Bad Gateway</body></html>'",
+            "code": 502,
+        }
+    ]
+    sink, outcome, _ = run(header % 503)
+    assert sink.events == [{"type": "error", "message": "HTTP 503", "code": 503}]
+    sink, outcome, _ = run(b": ssechat-capture status=200 content-type=text/event-stream\n")
+    assert sink.events == [] and outcome.errors == 0  # an empty 200 capture: nothing to say
