@@ -19,6 +19,10 @@ What this module owns:
 - the retry decision and its delay (`RetryPolicy`);
 - the retry loop (`run`).
 
+How a body is read (framing, decoding, the socket, the connection's reuse)
+is `ssechat.framing`'s; what a failure is and what an answer says about
+retrying, `ssechat.failures`'.
+
 urllib3's `Retry` or our own loop? `Retry` (mounted on requests' adapter)
 gives backoff with jitter, `Retry-After` and status lists for the request
 phase. It cannot help after the response has begun: a dropped connection,
@@ -52,8 +56,6 @@ must start fast.
 
 from __future__ import annotations
 
-import email.utils
-import math
 import random
 import socket
 import time
@@ -61,8 +63,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ssechat import jsonload
-from ssechat.errors import HTTPStatusError, InputError, NetworkError, StreamTimeoutError
+from ssechat.failures import (
+    Failure,
+    HTTPFailure,
+    NetworkFailure,
+    StreamFailure,
+    TimeoutFailure,
+    error_message,
+    send_failure,
+    server_delay,
+    short_reason,
+    status_retryable,
+)
 from ssechat.framing import Body, check_encoding, more_ready, new_session
 from ssechat.providers import Request
 from ssechat.redact import redact_path
@@ -70,7 +82,26 @@ from ssechat.redact import redact_path
 if TYPE_CHECKING:
     import requests
 
-RETRY_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+# The failures and answer readers of ssechat.failures are part of this module's API.
+__all__ = [
+    "Failure",
+    "HTTPFailure",
+    "Handler",
+    "Loop",
+    "NetworkFailure",
+    "RetryPolicy",
+    "Stream",
+    "StreamFailure",
+    "TimeoutFailure",
+    "Timeouts",
+    "error_message",
+    "new_session",
+    "open_stream",
+    "send_once",
+    "server_delay",
+    "status_retryable",
+]
+
 READ_SIZE: Final = 65536
 ERROR_BODY_LIMIT: Final = 65536
 
@@ -94,131 +125,6 @@ class RetryPolicy:
         """Full jitter for retry number `retry` (1 for the first)."""
         cap = min(self.backoff_max, self.backoff_base * 2 ** max(retry - 1, 0))
         return rng.uniform(0.0, max(cap, 0.0))
-
-
-# -- failures of one attempt ----------------------------------------------------
-
-
-class HTTPFailure(HTTPStatusError):
-    """An HTTP error status (or an error body instead of a stream)."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        retryable: bool,
-        server_delay: float | None = None,
-        body: bytes = b"",
-    ) -> None:
-        super().__init__(f"HTTP {status}: {message}" if message else f"HTTP {status}")
-        self.status = status
-        self.body = body
-        self.retryable = retryable
-        self.server_delay = server_delay
-        self.reason = f"http {status}"
-
-
-class TimeoutFailure(StreamTimeoutError):
-    """kind: connect, first-event, idle or total."""
-
-    def __init__(self, kind: str, seconds: float | None, detail: str = "") -> None:
-        after = f" after {seconds:g} s" if seconds is not None else ""
-        super().__init__(f"{kind} timeout{after}{detail}")
-        self.kind = kind
-        self.retryable = kind != "total"
-        self.server_delay: float | None = None
-        self.reason = f"{kind} timeout"
-
-
-class NetworkFailure(NetworkError):
-    """DNS, refused, reset, or the connection dropped inside the body."""
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.retryable = True
-        self.server_delay: float | None = None
-        self.reason = reason
-
-
-class StreamFailure(InputError):
-    """The stream ended without its end marker, or carried an error event."""
-
-    def __init__(self, message: str, *, reason: str, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.server_delay: float | None = None
-        self.reason = reason
-
-
-Failure = HTTPFailure | TimeoutFailure | NetworkFailure | StreamFailure
-
-
-# -- what the server asks for -----------------------------------------------------
-
-
-def server_delay(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """The wait the server asks for: retry-after-ms, else Retry-After (seconds or a date).
-
-    A value that is not a finite number (nan, inf, 1e999) is ignored, as if absent.
-    """
-    lower = {k.lower(): v for k, v in headers.items()}
-    ms = _finite(lower.get("retry-after-ms"))
-    if ms is not None and ms >= 0:
-        return ms / 1000.0
-    after = lower.get("retry-after")
-    if after is None:
-        return None
-    seconds = _finite(after)
-    if seconds is not None:
-        return max(seconds, 0.0)
-    try:
-        when = email.utils.parsedate_to_datetime(after.strip())
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if when is None:
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
-
-
-def _finite(text: str | None) -> float | None:
-    try:
-        value = float(text) if text is not None else None
-    except ValueError:
-        return None
-    return value if value is not None and math.isfinite(value) else None
-
-
-def status_retryable(status: int, headers: Mapping[str, str]) -> bool:
-    """Whether an error status is worth another try (x-should-retry decides first)."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    should = lower.get("x-should-retry", "").strip().lower()
-    if should == "true":
-        return True
-    if should == "false":
-        return False
-    return status in RETRY_STATUSES
-
-
-def error_message(body: bytes, content_type: str = "") -> str:
-    """The provider's own message from an error body (OpenAI, Anthropic, Coze, Gemini)."""
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        doc = jsonload.loads(text)
-    except ValueError:  # too deep included
-        return " ".join(text.split())[:500]
-    if isinstance(doc, list) and doc:
-        doc = doc[0]  # Gemini sometimes wraps the error in a list
-    if isinstance(doc, dict):
-        err = doc.get("error", doc)
-        if isinstance(err, dict):
-            msg = err.get("message") or err.get("msg")
-            code = err.get("type") or err.get("code") or err.get("status")
-            if msg:
-                return f"{msg} ({code})" if code else str(msg)
-        elif isinstance(err, str):
-            return err
-    return " ".join(text.split())[:500]
 
 
 # -- one attempt ------------------------------------------------------------------
@@ -325,7 +231,8 @@ class Stream:
             return TimeoutFailure(kind, seconds)
         if isinstance(exc, (HTTPException, URLLib3Error, OSError, ValueError)):
             return NetworkFailure(
-                f"the connection dropped during the response ({_short(exc)})", reason="dropped"
+                f"the connection dropped during the response ({short_reason(exc)})",
+                reason="dropped",
             )
         return exc
 
@@ -368,25 +275,6 @@ def _batch(
     return (b"".join(parts) if len(parts) > 1 else data), failure
 
 
-def _short(exc: BaseException) -> str:
-    """The innermost reason, without urllib3's object reprs."""
-    while exc.__context__ is not None and str(exc) == "":
-        exc = exc.__context__
-    args = getattr(exc, "args", ())
-    for arg in args:
-        if isinstance(arg, BaseException):
-            return _short(arg)
-    reason = getattr(exc, "reason", None)
-    if isinstance(reason, BaseException):
-        return _short(reason)
-    text = str(exc)
-    if "Connection refused" in text or isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return "name not known"
-    return text.split(": ", 1)[-1][:200] if text else type(exc).__name__
-
-
 def open_stream(
     session: requests.Session,
     request: Request,
@@ -417,68 +305,12 @@ def open_stream(
         )
     except Exception as exc:
         waited = clock() - started
-        raise _send_failure(
-            exc, request.url, connect, wait_headers, kind, waited, timeouts
+        raise send_failure(
+            exc, request.url, connect, wait_headers, kind, waited, timeouts.total
         ) from None
     stream = Stream(response, timeouts, started, deadline, clock)
     _check_answer(stream)
     return stream
-
-
-def _send_failure(
-    exc: Exception,
-    url: str,
-    connect: float,
-    wait_headers: float,
-    kind: str,
-    waited: float,
-    timeouts: Timeouts,
-) -> Exception:
-    """What a failure before the response's head means (the proxy named when one is in the way)."""
-    import requests
-
-    proxy = _proxy_for(url)
-    via = f" (through the proxy {proxy})" if proxy else ""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        if kind == "total" and connect >= wait_headers:
-            return TimeoutFailure("total", timeouts.total)
-        return TimeoutFailure("connect", connect, via)
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        if proxy and url.startswith("https:") and waited < wait_headers:
-            # The CONNECT is read with the connect timeout: the proxy never answered it.
-            return TimeoutFailure(
-                "connect", connect, f" (the proxy {proxy} did not answer CONNECT)"
-            )
-        return TimeoutFailure(kind, timeouts.total if kind == "total" else wait_headers)
-    if isinstance(exc, requests.exceptions.SSLError):
-        failure = NetworkFailure(f"TLS error{via}: {_short(exc)}", reason="tls")
-        failure.retryable = False  # a bad certificate does not heal in a second
-        return failure
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return NetworkFailure(f"cannot connect to the proxy {proxy}: {_short(exc)}", reason="proxy")
-    if isinstance(
-        exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
-    ):
-        return NetworkFailure(f"cannot connect{via}: {_short(exc)}", reason="connect")
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
-        failure = NetworkFailure(f"invalid URL: {exc}", reason="url")
-        failure.retryable = False
-        return failure
-    return exc
-
-
-def _proxy_for(url: str) -> str | None:
-    """The proxy the environment puts in the way to `url`, shown without its credentials."""
-    from urllib.parse import urlsplit
-
-    from requests.utils import get_environ_proxies, select_proxy
-
-    proxy = select_proxy(url, get_environ_proxies(url))
-    if not proxy:
-        return None
-    parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def _check_answer(stream: Stream) -> None:

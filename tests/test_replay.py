@@ -23,22 +23,19 @@ import pytest
 
 from ssechat.capture import Capture, CaptureHeader, CaptureWriter, parse_capture, read_capture
 from ssechat.errors import UsageError
+from ssechat.redact import redact_header, redact_path
 from ssechat.replay import (
     GARBAGE,
     Fault,
-    ReplayServer,
-    ServerConfig,
     Timing,
     error_body,
     ids_after,
     parse_faults,
-    parse_listen,
-    redact_header,
-    redact_path,
     replay_to_stream,
     request_record,
     resume_point,
 )
+from ssechat.replay_server import ReplayServer, ServerConfig, parse_listen
 from ssechat.sse import Decoder, Event
 from tests.conftest import EXAMPLES, default_sigint, run_ssechat, ssechat_command
 

@@ -168,8 +168,10 @@ def replay_cmd(
         replay.replay_to_stream(captures, env.stdout, timing)
         return ExitStatus.OK
 
-    host, port = replay.parse_listen(serve)
-    config = replay.ServerConfig(
+    from ssechat import replay_server
+
+    host, port = replay_server.parse_listen(serve)
+    config = replay_server.ServerConfig(
         captures=[timing.checked(read_capture(name, stdin=env.stdin), name) for name in files],
         names=list(files),
         timing=timing,
@@ -180,7 +182,7 @@ def replay_cmd(
         log=_logger(env),
         read_timeout=read_timeout,
     )
-    server = replay.ReplayServer(host, port, config)
+    server = replay_server.ReplayServer(host, port, config)
     click.echo(server.url, file=env.stdout_text)
     env.stdout_text.flush()
 
