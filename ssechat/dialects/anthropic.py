@@ -33,6 +33,7 @@ from ssechat.dialects.base import (
     Dialect,
     Template,
     ToolCall,
+    after,
     as_dict,
     learn_template,
     loads,
@@ -119,7 +120,7 @@ class Anthropic(Dialect):
         json_match = self.json_template.match
         calls = self.calls
         hits = 0
-        for position, item in enumerate(items):
+        for item in items:
             if type(item) is not Event:
                 continue
             data = item[1]
@@ -167,7 +168,7 @@ class Anthropic(Dialect):
                 self.error_event(item, out)  # `event: error`, whatever its data
             if not self.open:  # the end: what follows is detected anew
                 self.template_hits += hits
-                return items[position + 1 :]
+                return after(items, item)
             hot = self.has_content
             calls = self.calls
         self.template_hits += hits

@@ -576,6 +576,18 @@ def error_fields(document: Any, default: str) -> tuple[str, Any]:
     return message, code
 
 
+def after(items: Sequence[Item], item: Item) -> Sequence[Item]:
+    """The items after `item` (found by identity: equal events may come before it).
+
+    For the loops that hand back what follows the end of a response: they
+    do not count positions, which would cost every event of a long answer.
+    """
+    for position in range(len(items) - 1, -1, -1):
+        if items[position] is item:
+            return items[position + 1 :]
+    raise ValueError("the item is not among the items")
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     """`value` when it is a JSON object, else an empty one (providers send null freely)."""
     return value if isinstance(value, dict) else {}

@@ -41,6 +41,7 @@ from ssechat.dialects.base import (
     Dialect,
     Template,
     ToolCall,
+    after,
     as_dict,
     learn_template,
     loads,
@@ -152,7 +153,7 @@ class OpenAIChat(Dialect):
         text_prefix, text_suffix, text_start, text_end = self.text_template
         args_prefix, args_suffix, args_start, args_end = self.args_template
         hits = 0
-        for position, item in enumerate(items):
+        for item in items:
             if type(item) is not Event:
                 continue
             data = item[1]
@@ -194,7 +195,7 @@ class OpenAIChat(Dialect):
                     self.error_event(item, out)  # `event: error`, whatever its data
                 if self.between():  # the end ([DONE]): what follows is detected anew
                     self.template_hits += hits
-                    return items[position + 1 :]
+                    return after(items, item)
                 hot = not self.finishes
                 calls = self.calls
                 continue
@@ -268,7 +269,7 @@ class OpenAIChat(Dialect):
                 self.error_event(item, out)  # `event: error`, whatever its data
             if self.between():
                 self.template_hits += hits
-                return items[position + 1 :]
+                return after(items, item)
             hot = not self.finishes
             calls = self.calls
         self.template_hits += hits
