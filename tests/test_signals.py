@@ -86,6 +86,16 @@ def servers(capture: Path) -> Iterator[Servers]:
                 proc.stdout.close()
 
 
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """However a test ended: no process left running, no pipe left open."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
 def _closed_stdin() -> None:
     os.close(0)
 
@@ -138,27 +148,32 @@ def test_a_reader_that_goes_away_is_exit_0_and_silent(
         bufsize=0,  # a write to a closed pipe fails at once, not at close()
     )
     assert proc.stdin and proc.stdout and proc.stderr
-    if stdin:
-        try:
-            proc.stdin.write(stdin[:65536])  # enough for more than 100 bytes out
-        except BrokenPipeError:
-            pass
-    first = b""
-    while len(first) < 100:  # what `head -c 100` does: read 100 bytes, leave
-        data = proc.stdout.read(100 - len(first))
-        if not data:
-            break
-        first += data
-    proc.stdout.close()
     try:
-        proc.stdin.write(stdin[65536:])
-    except BrokenPipeError:
-        pass
-    proc.stdin.close()
-    assert proc.wait(60) == 0
-    assert len(first) == 100
-    assert proc.stderr.read() == b""
-    proc.stderr.close()
+        if stdin:
+            try:
+                proc.stdin.write(stdin[:65536])  # enough for more than 100 bytes out
+            except BrokenPipeError:
+                pass
+        else:
+            proc.stdin.close()  # no input: end of file at once (send reads a piped stdin)
+        first = b""
+        while len(first) < 100:  # what `head -c 100` does: read 100 bytes, leave
+            data = proc.stdout.read(100 - len(first))
+            if not data:
+                break
+            first += data
+        proc.stdout.close()
+        if stdin:
+            try:
+                proc.stdin.write(stdin[65536:])
+            except BrokenPipeError:
+                pass
+        proc.stdin.close()
+        assert proc.wait(60) == 0
+        assert len(first) == 100
+        assert proc.stderr.read() == b""
+    finally:
+        _end(proc)
 
 
 @pytest.mark.parametrize("command", BULK)
@@ -274,17 +289,15 @@ def test_a_signal_mid_stream_is_one_line_and_its_status(
         if first:
             proc.stdin.write(first)
             proc.stdin.flush()
+        else:
+            proc.stdin.close()  # no input: end of file at once (send reads a piped stdin)
         assert _wait_for_output(proc)
         time.sleep(0.1)
         proc.send_signal(signum)
         status = proc.wait(30)
         stderr = proc.stderr.read()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            stream.close()
+        _end(proc)
     if command == "replay-serve" and signum == signal.SIGTERM:
         assert status == 0 and no_traceback(stderr) == ""  # how a server is asked to stop
         return
