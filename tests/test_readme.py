@@ -1,8 +1,9 @@
 """Every shell example of README.md runs here, as jq's manual examples run in its tests.
 
 - `sh` blocks run as bash scripts (errexit, pipefail), each in a fresh scratch
-  directory holding the files the examples name, with HOME there too. Nothing
-  a block starts may outlive it (a replay server left running fails it).
+  directory holding the files the examples name, with HOME there too. A line
+  ending in `# exit N` must exit N. Nothing a block starts may outlive it (a
+  replay server left running fails it).
 - `console` blocks run each `$ ` command and compare what it prints (stdout
   and stderr) with the lines shown; a `...` line stands for any lines.
   Blocks of `python -c` commands are the library's: test_api.py runs them.
@@ -46,6 +47,7 @@ PROVIDER_CAPTURES = {  # provider -> (base-URL variable, capture it answers with
 }
 STAND_INS = ("https://gateway.example/v1", "http://localhost:11434/v1")  # -> the openai server
 CRON_LINE = re.compile(r"^(?:[\d*/,-]+\s+){5}(?=\S)")
+EXIT_LINE = re.compile(r"^(?P<command>[^#\n]*\S)\s+# exit (?P<status>\d+)\b.*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -264,6 +266,9 @@ def test_readme_example_runs(
         dialect = json.loads(_worked_dialect())
         (work / "acme.json").write_text(json.dumps({**dialect, "end": {"data": 1}}))
     script = "\n".join(CRON_LINE.sub("", line) for line in script.split("\n"))
+    script = EXIT_LINE.sub(
+        r'if \g<command>; then status=0; else status=$?; fi; [ "$status" -eq \g<status> ]', script
+    )
     if block.info == "sh":
         done = _run(script, work, env)
         assert done.returncode == 0, f"{block} exits {done.returncode}\n{done.stderr}"
