@@ -34,7 +34,8 @@ class Summary:
     def __init__(self, stream: IO[bytes], *, flush_each: bool = True) -> None:
         self.stream = stream
         self.flush_each = flush_each
-        self.http_status: int | None = None
+        self.http_status: int | None = None  # said by the input, for the next response
+        self._status: int | None = None  # the current response's
         self._current: Response | None = None
         self._waiting = 0  # events that came before their response's start
         self._last_time: float | None = None  # the previous response's last event
@@ -90,6 +91,9 @@ class Summary:
         else:
             t0 = 0.0  # the first response, or a capture whose times start again
         self._current = Response(start, t0)
+        # The status said before this response (a capture's header) is its own, not the
+        # next file's: `parse-sse --summary error.sse ok.sse`.
+        self._status, self.http_status = self.http_status, None
         for _ in range(self._waiting):
             self._current.arrived(seconds)
         self._waiting = 0
@@ -101,6 +105,6 @@ class Summary:
         self._current = None
         if response.last is not None:
             self._last_time = response.last
-        self.stream.write(json_line(response.record(self.http_status)))
+        self.stream.write(json_line(response.record(self._status)))
         if self.flush_each:
             self.stream.flush()

@@ -127,3 +127,13 @@ def test_what_comes_after_a_response_ended_is_not_folded_into_it() -> None:
     first, second = summarize(cut, b'{"error": {"message": "bad key"}}')
     assert first["truncated"] is True and first["errors"] == []
     assert second["errors"] == ["bad key"]
+
+
+def test_the_http_status_of_one_capture_is_not_the_next_ones() -> None:
+    error = (
+        b': ssechat-capture status=429 content-type=application/json\n{"error": {"message": "x"}}'
+    )
+    ok = b": ssechat-capture status=200 content-type=text/event-stream\n" + OPENAI
+    rows = summarize(error, OPENAI, ok)
+    assert [row["http_status"] for row in rows] == [429, None, 200]
+    assert rows[0]["errors"] == ["x"] and rows[1]["finish_reason"] == "stop"
