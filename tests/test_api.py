@@ -22,7 +22,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ssechat
-from tests.conftest import EXAMPLES, case_input, corpus_params, json_lines, run_ssechat
+from tests.conftest import (
+    EXAMPLES,
+    case_input,
+    corpus_params,
+    json_lines,
+    load_corpus,
+    run_ssechat,
+)
 from tests.test_replay import serve
 
 CAPTURES = sorted(EXAMPLES.glob("*.sse"))
@@ -421,3 +428,36 @@ def test_a_users_code_type_checks_against_the_api(tmp_path: Path) -> None:
     assert 'user.py:12: error: Argument 1 to "parse" has incompatible type "str"' in out
     assert 'user.py:13: error: Module has no attribute "Pipeline"' in out
     assert "Found 2 errors" in out, out
+
+
+def test_repair_json_agrees_with_the_command_on_the_repair_corpus() -> None:
+    """Every one-line case of the corpus through `repair-json --lines --report`, at once."""
+    cases = [
+        case["input"]
+        for case in load_corpus("repair/cases.jsonl")
+        if isinstance(case.get("input"), str)
+        and case["input"].strip()
+        and not any(c in case["input"] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+    ]
+    assert len(cases) > 300
+    # Each line as --lines reads it, with its line end: the same bytes for both.
+    proc = run_ssechat(
+        ["repair-json", "--lines", "--report"], "".join(c + "\n" for c in cases).encode()
+    )
+    reports = {r["line"]: r for r in json_lines(proc.stderr)}
+    outputs = proc.stdout.decode().split("\n")
+    for number, text in enumerate(cases, start=1):
+        report = reports[number]
+        try:
+            result = ssechat.repair_json(text + "\n")
+        except ssechat.TruncatedJSONError as exc:
+            assert report["truncated"] and "cut off" in report["error"], text
+            result = exc.result
+        except ssechat.RepairError:
+            assert "error" in report and "valid" not in report, text
+            continue
+        else:
+            assert "error" not in report, text
+        assert (result.repaired, result.truncated) == (report["repaired"], report["truncated"])
+        assert list(result.changes) == report["changes"], text
+        assert json.loads(outputs[number - 1]) == result.value, text
