@@ -531,6 +531,8 @@ class Session:
         """
         if self.options.final and self.fold.done:
             answer = self.fold.answer()
+            # The bytes were redacted; the decoded, joined text is too (a key in pieces).
+            answer["text"] = self.redact.redact(str(answer["text"]), limit=None)
             if self.options.mode is Mode.TEXT:
                 text = answer["text"]
                 if is_terminal(self.out):  # as TextWriter: no escape sequence gets through

@@ -6,6 +6,7 @@ Every case runs with a recognisable fake key and checks that no piece of it
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -423,3 +424,19 @@ def test_a_stream_cut_at_an_event_boundary_keeps_its_connection_for_the_retry() 
     assert result.returncode == 3, result.stderr
     assert len(server.requests) == 3  # the first attempt and two retries
     assert server.connections == 1
+
+
+def test_a_key_in_short_pieces_is_redacted_from_the_final_answer() -> None:
+    """Pieces too short to be known alone (no 8-character piece of the key taken every 8
+    characters is whole in any of them) are found once --final joins the decoded text."""
+    cuts = [0, 7, 15, 23, 31, 39, 46, len(KEY)]
+    pieces = [KEY[a:b] for a, b in itertools.pairwise(cuts)]
+    events = [chat_event(p) for p in ("key: ", *pieces, " end")] + [
+        chat_event(None, "stop"),
+        b"data: [DONE]\n\n",
+    ]
+    with HostileServer("length", {"events": events}) as server:
+        result = send(server.url, "--final", "--text")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"key: [REDACTED]") and result.stdout.endswith(b" end\n")
+    assert_no_key(result)
