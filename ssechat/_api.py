@@ -278,8 +278,11 @@ def _check_options(dialect: str | None, eof: str) -> None:
     if dialect is not None:
         from ssechat import dialects
 
-        if dialect not in dialects.NAMES:
-            raise UsageError(f"unknown dialect {dialect!r}: one of {', '.join(dialects.NAMES)}")
+        try:
+            dialects.create(dialect)  # a built-in one, or one a dialect file registered
+        except KeyError:
+            names = ", ".join(dialects.NAMES)
+            raise UsageError(f"unknown dialect {dialect!r}: one of {names}") from None
 
 
 def _chunks(source: Source) -> Iterator[bytes]:

@@ -143,6 +143,7 @@ def test_an_error_in_the_stream_raises_input_error() -> None:
 def test_forced_dialect_and_unknown_dialect() -> None:
     data = (EXAMPLES / "openai-text.sse").read_bytes()
     assert list(ssechat.parse(data, dialect="openai-chat")) == list(ssechat.parse(data))
+    ssechat.parse(data, dialect="tgi")  # the long tail's names are known too
     with pytest.raises(ssechat.UsageError) as info:
         ssechat.parse(data, dialect="nope")  # raised at the call, not at the first event
     assert info.value.exit_status == 2
