@@ -320,3 +320,13 @@ def test_readme_links_stay_inside_the_repository() -> None:
             assert (ROOT / target).exists(), target
             assert (ROOT / target).resolve().is_relative_to(ROOT), target
     assert "DESIGN.md" not in text and "shared/tools" not in text
+
+
+def test_every_provider_variable_is_in_the_readme() -> None:
+    from ssechat.providers import PROVIDERS
+
+    text = README.read_text(encoding="utf-8")
+    for provider in PROVIDERS.values():
+        for variable in (provider.key_env, provider.base_url_env):
+            if variable:
+                assert f"`{variable}`" in text or f"`${variable}`" in text, variable
