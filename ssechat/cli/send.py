@@ -149,7 +149,8 @@ def _seconds(name: str, default: float | None, help: str) -> Callable[[F], F]:
     "--save",
     type=click.Path(dir_okay=False, writable=True),
     metavar="FILE",
-    help="Also save the response as a capture (status and timing annotations; mode 0600).",
+    help="Also save the response as a capture (status and timing annotations; mode 0600; "
+    "a symbolic link is refused, not followed).",
 )
 @click.option(
     "--allow-truncated",
