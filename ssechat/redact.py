@@ -34,7 +34,10 @@ _WORD_RE: Final = re.compile(r"[A-Za-z0-9_\-]{8,}")
 # One run of mask characters; each match starts at a mask character, so the
 # scan is linear (the old head-mask-tail pattern backtracked over every word).
 _MASK_RUN_RE: Final = re.compile(r"(?:\*|\.{2,}|\u2026)+")
+# JSON escapes that can hide a key's characters: \u00XX always; \" \\ \/ only
+# matter for a key that holds those characters (`_escapes`).
 _ESCAPE_RE: Final = re.compile(r'\\u00([0-9a-fA-F]{2})|\\(["\\/])')
+_UNICODE_ESCAPE_RE: Final = re.compile(r"\\u00([0-9a-fA-F]{2})()")
 
 Span = tuple[int, int]
 
@@ -115,14 +118,21 @@ def _word_spans(text: str, secret: str) -> list[Span]:
     return [m.span() for m in _WORD_RE.finditer(text) if m.group() in secret]
 
 
-def _escaped_spans(text: str, secrets: list[str]) -> list[Span]:
+def _escapes(secrets: list[str]) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """The escapes to undo for these secrets, and the strings that announce one."""
+    if any(char in secret for secret in secrets for char in '"\\/'):
+        return _ESCAPE_RE, ("\\u00", '\\"', "\\\\", "\\/")
+    return _UNICODE_ESCAPE_RE, ("\\u00",)
+
+
+def _escaped_spans(text: str, secrets: list[str], pattern: re.Pattern[str]) -> list[Span]:
     """The spans of `text` whose JSON-unescaped form is (part of) a secret."""
     pieces: list[str] = []
     decoded_at: list[int] = []  # where each piece starts in the unescaped text
     raw_at: list[int] = []  # and in `text`
     escape: list[bool] = []
     size = raw = 0
-    for match in _ESCAPE_RE.finditer(text):
+    for match in pattern.finditer(text):
         code = match.group(1)
         char = chr(int(code, 16)) if code else match.group(2)
         for piece, start, is_escape in (
@@ -178,10 +188,6 @@ def _replace(text: str, spans: list[Span], mark: str) -> str:
     return "".join(out)
 
 
-def _may_be_escaped(text: str) -> bool:
-    return "\\u00" in text or '\\"' in text or "\\/" in text or "\\\\" in text
-
-
 class Redactor:
     """Removes secrets, whole, escaped, in part or masked, from text."""
 
@@ -189,6 +195,7 @@ class Redactor:
         self.secrets = worth_redacting(secrets)
         self._grams = [_grams(secret) for secret in self.secrets]
         self._margin = max((len(secret) for secret in self.secrets), default=0)
+        self._escape, self._marks = _escapes(self.secrets)
 
     def __call__(self, text: str) -> str:
         return self.redact(text)
@@ -208,8 +215,8 @@ class Redactor:
                 spans += _fragment_spans(text, secret, grams)
                 spans += _masked_spans(text, secret)
                 spans += _word_spans(text, secret)
-            if _may_be_escaped(text):
-                spans += _escaped_spans(text, self.secrets)
+            if any(mark in text for mark in self._marks):
+                spans += _escaped_spans(text, self.secrets, self._escape)
             text = _replace(text, spans, REDACTED)
         if cut and limit is not None:
             text = text[:limit] + "..."
@@ -231,6 +238,8 @@ class StreamRedactor:
         self._grams = [_grams(secret) for secret in self.secrets]
         self._needles = [gram.encode("latin-1") for grams in self._grams for _, gram in grams]
         self._encoded = [secret.encode("latin-1") for secret in self.secrets]
+        self._escape, marks = _escapes(self.secrets)
+        self._marks = [mark.encode("latin-1") for mark in marks]
         self._held = b""
 
     def feed(self, chunk: bytes) -> bytes:
@@ -242,7 +251,7 @@ class StreamRedactor:
         return self._redact(data[: len(data) - keep] if keep else data)
 
     def _redact(self, data: bytes) -> bytes:
-        escaped = b"\\" in data and _may_be_escaped(data.decode("latin-1"))
+        escaped = any(mark in data for mark in self._marks)
         if not escaped and not any(needle in data for needle in self._needles):
             return data
         text = data.decode("latin-1")
@@ -250,7 +259,7 @@ class StreamRedactor:
         for secret, grams in zip(self.secrets, self._grams, strict=True):
             spans += _fragment_spans(text, secret, grams)
         if escaped:
-            spans += _escaped_spans(text, self.secrets)
+            spans += _escaped_spans(text, self.secrets, self._escape)
         return _replace(text, spans, REDACTED).encode("latin-1")
 
     def close(self) -> bytes:

@@ -167,3 +167,13 @@ def test_a_key_is_checked_when_read_and_never_shown(bad: str) -> None:
         resolve_key("OPENAI_API_KEY", KeySource(), {"OPENAI_API_KEY": bad})
     assert info.value.exit_status == ExitStatus.USAGE
     assert KEY[:9] not in str(info.value) and "OPENAI_API_KEY" in str(info.value)
+
+
+def test_a_key_with_a_slash_is_found_behind_an_escaped_slash() -> None:
+    key = "sk-abc/defghijklmnop+qrstuvwxyz=="
+    line = 'data: {"text": "' + key.replace("/", "\\/") + '"}\n\n'
+    for out in (Redactor([key]).redact(line), StreamRedactor([key]).feed(line.encode()).decode()):
+        assert out == 'data: {"text": "[REDACTED]"}\n\n'
+    assert StreamRedactor([KEY]).feed(b'data: {"t": "a \\" b \\\\ c"}\n\n') == (
+        b'data: {"t": "a \\" b \\\\ c"}\n\n'
+    )
