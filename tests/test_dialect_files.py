@@ -78,6 +78,25 @@ def test_file_and_built_in_dialect_give_the_same_output(
         assert normalize(data[:k])[0] == cut_built_in, k
 
 
+def test_json_pointers_escape_slash_and_tilde(
+    tmp_path: Path, register: Callable[[Path], str]
+) -> None:
+    register(
+        write(
+            tmp_path,
+            {
+                "name": "p",
+                "recognize": {"has": "/a~1b"},
+                "text": "/a~1b",
+                "reasoning": "/c~0d/0",
+                "end": {"data": "[DONE]"},
+            },
+        )
+    )
+    events, _ = normalize(sse((None, '{"a/b": "text", "c~d": ["thought"]}'), (None, "[DONE]")))
+    assert fold(events)["text"] == "text" and fold(events)["reasoning"] == "thought"
+
+
 def test_every_shipped_example_loads() -> None:
     for path in sorted(DIALECT_FILES.iterdir()):
         if path.suffix == ".toml" and sys.version_info < (3, 11):
@@ -208,6 +227,10 @@ def test_toml_dialect_file_over_ndjson(register: Callable[[Path], str]) -> None:
             "'cumulative': must be true or false",
         ),
         ('{"name": "x",', "not valid JSON"),
+        (
+            '{"name": "x", "recognize": {"has": "/a~2b"}, "end": {"data": "[DONE]"}}',
+            "'recognize.has': a \"~\" in a JSON Pointer",
+        ),
     ],
 )
 def test_a_bad_file_is_one_line_naming_the_file_and_the_key(

@@ -205,7 +205,10 @@ class _Checker:
             raise self.fail(key, 'must be a JSON Pointer: "" or "/a/b" (RFC 6901)')
         if not value:
             return ()
-        return tuple(t.replace("~1", "/").replace("~0", "~") for t in value[1:].split("/"))
+        tokens = value[1:].split("/")
+        if any(t.replace("~0", "").replace("~1", "").count("~") for t in tokens):
+            raise self.fail(key, 'a "~" in a JSON Pointer is "~0" or "~1" (RFC 6901)')
+        return tuple(t.replace("~1", "/").replace("~0", "~") for t in tokens)
 
     def condition(self, value: Any, key: str) -> Condition:
         if not isinstance(value, dict) or not value:
