@@ -416,7 +416,9 @@ def base_url_for(provider: Provider, given: str | None, environ: Mapping[str, st
     if not url:
         return provider.base_url
     if not _requestable(url.strip()):
-        shown = url.strip()[:200].encode("unicode_escape").decode("ascii")
+        from ssechat.redact import redact_path  # a key in the query is not shown
+
+        shown = redact_path(url.strip()[:200]).encode("unicode_escape").decode("ascii")
         raise UsageError(f"{where} {shown!r}: expected an http:// or https:// URL with a host")
     return url.strip().rstrip("/")
 

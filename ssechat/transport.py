@@ -328,7 +328,7 @@ def _check_answer(stream: Stream) -> None:
         )
     if 300 <= status < 400:
         stream.response.close()
-        location = stream.headers.get("location", "")
+        location = redact_path(stream.headers.get("location", ""))
         raise HTTPFailure(
             status,
             f"the server redirects to {location[:500] or '(no Location)'}; "
