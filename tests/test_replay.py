@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ssechat.capture import Capture, CaptureHeader, CaptureWriter, parse_capture, read_capture
 from ssechat.errors import UsageError
@@ -869,3 +871,32 @@ def test_the_request_log_line_escapes_control_characters_of_the_path() -> None:
         assert server.stop() == 0
     assert b"\x1b" not in server.stderr and b"\x07" not in server.stderr
     assert b"\\x1b]0;owned" in server.stderr
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    option=st.sampled_from(["--delay", "--speed"]),
+    value=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from(["nan", "inf", "1e308", "1e999", "-0", "0", "1e-300", "abc"]),
+    ),
+)
+def test_any_timing_value_is_a_usage_error_or_plays(option: str, value: object) -> None:
+    """One event, so no value makes the run wait: exit 0 or 2, never an internal error."""
+    from ssechat.cli import main
+    from ssechat.cli.common import Environment
+
+    stderr = io.StringIO()
+    env = Environment(
+        stdin=io.BytesIO(),
+        stdin_text=io.StringIO(),
+        stdout=io.BytesIO(),
+        stdout_text=io.StringIO(),
+        stderr=io.BytesIO(),
+        stderr_text=stderr,
+    )
+    status = main(
+        ["replay", str(EXAMPLES / "openai-text.sse"), option, str(value), "--no-delay"], env
+    )
+    assert status in (0, 2), stderr.getvalue()
+    assert "internal error" not in stderr.getvalue()
