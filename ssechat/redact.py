@@ -125,8 +125,16 @@ def _escapes(secrets: list[str]) -> tuple[re.Pattern[str], tuple[str, ...]]:
     return _UNICODE_ESCAPE_RE, ("\\u00",)
 
 
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    return chr(int(code, 16)) if code else match.group(2)
+
+
 def _escaped_spans(text: str, secrets: list[str], pattern: re.Pattern[str]) -> list[Span]:
     """The spans of `text` whose JSON-unescaped form is (part of) a secret."""
+    decoded = pattern.sub(_unescape, text)  # first, cheaply: is any piece of a key there?
+    if not any(gram in decoded for secret in secrets for _, gram in _grams(secret)):
+        return []
     pieces: list[str] = []
     decoded_at: list[int] = []  # where each piece starts in the unescaped text
     raw_at: list[int] = []  # and in `text`
