@@ -448,6 +448,33 @@ def test_tgi_details_give_the_finish_reason_and_usage() -> None:
     }
 
 
+def test_tgi_imitators_without_generated_text_on_each_token() -> None:
+    """MindIE's TGI-style stream: no `generated_text` key until the last event."""
+    data = sse(
+        (None, '{"prefill_time":null,"decode_time":16.80,"token":{"id":[29871],"text":"am"}}'),
+        (None, '{"prefill_time":null,"decode_time":16.80,"token":{"id":[29896],"text":" here"}}'),
+        (
+            None,
+            '{"prefill_time":null,"generated_text":"am here","details":{"finish_reason":"length","generated_tokens":2,"seed":1},"token":{"id":[29945],"text":null}}',
+        ),
+    )
+    events, outcome = normalize(data)
+    assert events[0]["provider"] == "tgi" and fold(events)["text"] == "am here"
+    assert events[-1] == {"type": "done", "finish_reason": "length"} and outcome.truncated == 0
+
+
+def test_dashscope_multimodal_content_parts_cumulative() -> None:
+    result = '{"output":{"choices":[{"message":{"content":[{"text":"%s"}],"role":"assistant"},"finish_reason":"%s"}]},"usage":{"input_tokens":92,"output_tokens":%d},"request_id":"e2"}'
+    events, _ = normalize(
+        sse(
+            ("result", result % ("Hello", "null", 1)),
+            ("result", result % ("Hello! How can I help?", "stop", 10)),
+        )
+    )
+    assert [e["text"] for e in events if e["type"] == "delta"] == ["Hello", "! How can I help?"]
+    assert fold(events)["usage"] == {"input_tokens": 92, "output_tokens": 10}
+
+
 def test_llamacpp_old_server_has_no_reason_string() -> None:
     data = sse(
         (None, '{"content":"Hi","stop":false,"slot_id":0,"multimodal":false}'),

@@ -18,7 +18,7 @@ decides. Events that tell nothing (`[DONE]`, `{}`, keep-alive pings) wait.
 | replicate        | `event: output` / `event: logs`                                |
 | vercel-ui        | `type` of the UI message stream (text-delta, start-step...)    |
 | openai-chat      | `choices`, `"object": "chat.completion.chunk"`                 |
-| tgi              | `token` and `generated_text`; `error` with `error_type`        |
+| tgi              | a `token` object with `text`; `error` with `error_type`        |
 | ollama           | a boolean `done` (NDJSON lines)                                |
 | dashscope        | `output` (an object) or `request_id`                           |
 | llamacpp         | `content` with a boolean `stop`                                |
@@ -195,8 +195,9 @@ def detect(event: Event) -> str | None:
 
 def _long_tail(payload: dict[str, Any]) -> str | None:
     """The JSON shapes of the long tail (DESIGN.md section 8), then the simplest servers."""
-    if ("generated_text" in payload and "token" in payload) or "error_type" in payload:
-        return "tgi"
+    token = payload.get("token")
+    if (isinstance(token, dict) and "text" in token) or "error_type" in payload:
+        return "tgi"  # also TGI's imitators (MindIE), whose tokens lack `generated_text`
     if type(payload.get("done")) is bool:
         return "ollama"
     if isinstance(payload.get("output"), dict) or "request_id" in payload:
