@@ -417,9 +417,12 @@ def test_a_closed_pipe_cancels_the_coze_chat() -> None:
         assert _cancels(server) == [{"chat_id": "chat1", "conversation_id": "conv1"}]
 
 
-def test_a_stream_cut_at_an_event_boundary_keeps_its_connection_for_the_retry() -> None:
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_stream_cut_at_an_event_boundary_keeps_its_connection_for_the_retry(
+    framing: str,
+) -> None:
     events = [chat_event("Hello"), chat_event(" world")]  # no finish, no [DONE]: truncated
-    with HostileServer("length", {"events": events}) as server:
+    with HostileServer(framing, {"events": events}) as server:
         result = send(server.url)
     assert result.returncode == 3, result.stderr
     assert len(server.requests) == 3  # the first attempt and two retries
