@@ -21,7 +21,7 @@ import pytest
 from ssechat import dialects
 from ssechat.dialects.description import load
 from ssechat.errors import UsageError
-from tests.conftest import EXAMPLES, case_input, corpus_params, json_lines, run_ssechat
+from tests.conftest import EXAMPLES, ROOT, case_input, corpus_params, json_lines, run_ssechat
 from tests.test_dialects import fold, normalize, sse
 from tests.test_send import replay, send
 
@@ -145,6 +145,28 @@ def test_rules_ignore_cumulative_and_model(tmp_path: Path, register: Callable[[P
     assert outcome.errors == outcome.truncated == 0
     cut, outcome = normalize(data[: data.index(b"event: acme.done")])
     assert cut[-1]["code"] == "truncated" and outcome.truncated == 1
+
+
+def test_the_readme_worked_example_is_the_file_tested_above(
+    tmp_path: Path, register: Callable[[Path], str]
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("A worked example", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    register(write(tmp_path, json.loads(block)))
+    data = sse(
+        ("acme.delta", '{"model": "a1", "so_far": "He"}'),
+        ("acme.ping", "{}"),
+        ("acme.delta", '{"so_far": "Hello"}'),
+        ("acme.done", '{"why": "complete", "n": {"in": 3, "out": 2}}'),
+    )
+    events, _ = normalize(data)
+    assert events == [
+        {"type": "start", "provider": "acme", "model": "a1"},
+        {"type": "delta", "text": "He"},
+        {"type": "delta", "text": "llo"},
+        {"type": "usage", "input_tokens": 3, "output_tokens": 2},
+        {"type": "done", "finish_reason": "complete"},
+    ]
 
 
 def test_errors_in_the_data_and_error_events(
