@@ -1,7 +1,10 @@
 """The send session: one request's bytes through the pipeline, across retries.
 
-`transport.Loop` owns the network and the retry budget; this module owns
-what a retry means for the output (DESIGN.md section 3, the `retry` event):
+`transport.Loop` owns the network and the retry budget; `send_output` the
+writers (parse-sse's, with --final's fold); each dialect says how its
+response may be continued (`Dialect.continuation`). This module owns what a
+retry means for the output (DESIGN.md section 3, the `retry` event), and
+ends with parse-sse's verdict (`ssechat.verdict`):
 
 - every byte the server sends goes through the key redactor, then to the
   capture (`--save`), then to the same `pipeline.Pipeline` as `parse-sse`
@@ -54,23 +57,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import IO, Any, Final, Protocol
+from typing import IO, Any, Final
 
 from ssechat import verdict
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
 from ssechat.errors import Interrupted
-from ssechat.fold import Response
 from ssechat.inputs import InputDecoder
 from ssechat.keys import Redactor, StreamRedactor
-from ssechat.normalized import (
-    TERMINAL_ESCAPES,
-    JsonLinesWriter,
-    LineWriter,
-    TextWriter,
-    is_terminal,
-    json_line,
-    raw_event_lines,
-)
 from ssechat.pipeline import Outcome, Pipeline
 from ssechat.providers import (
     Request,
@@ -80,8 +73,8 @@ from ssechat.providers import (
     responses_continuation,
 )
 from ssechat.resume import IdLog, NotResumed, Proof
-from ssechat.sse import EventRun, Item
-from ssechat.summary import Summary
+from ssechat.send_output import Mode as Mode  # re-exported: the CLI names modes by it
+from ssechat.send_output import Output
 from ssechat.transport import (
     Failure,
     HTTPFailure,
@@ -114,28 +107,10 @@ RETRYABLE_STREAM_ERRORS: Final = frozenset(
 )
 
 
-class Mode(str, Enum):
-    JSON = "json"
-    TEXT = "text"
-    EVENTS = "events"
-    RAW = "raw"
-    SUMMARY = "summary"
-
-
 class Resume(str, Enum):
     AUTO = "auto"
     RESTART = "restart"
     OFF = "off"
-
-
-class Sink(Protocol):
-    """Where normalized events go (events.JsonLinesWriter, events.TextWriter, summary.Summary)."""
-
-    def write(self, events: list[dict[str, Any]]) -> None: ...
-
-    def raw(self, lines: list[bytes]) -> None: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -187,8 +162,7 @@ class Session:
     ) -> None:
         self.request = request
         self.options = options
-        self.out = out
-        self.writer = LineWriter(out, flush_each=options.flush_each)
+        self.output = Output(out, options.mode, final=options.final, flush_each=options.flush_each)
         self.notice = notice
         self.redact = Redactor(secrets)
         self.secrets = secrets
@@ -213,26 +187,13 @@ class Session:
         self._closing = False
         self._seconds: float | None = None
         self._content = False
-        self.sink = self._make_sink()
         self._new_response()
-
-    def _make_sink(self) -> Sink | None:
-        """The writer of the normalized events, for the modes that write them."""
-        if self.options.final or self.options.mode in (Mode.EVENTS, Mode.RAW):
-            return None
-        flush_each = self.options.flush_each
-        if self.options.mode is Mode.TEXT:
-            return TextWriter(self.out, flush_each=flush_each)
-        if self.options.mode is Mode.SUMMARY:
-            return Summary(self.out, flush_each=flush_each)
-        return JsonLinesWriter(self.out, flush_each=flush_each)
 
     # -- response state ----------------------------------------------------------
 
     def _new_response(self) -> None:
         """Forget the response so far (the start, or a restart)."""
-        if self.options.mode is Mode.SUMMARY:
-            self.sink = self._make_sink()  # the summary of the abandoned attempt is dropped
+        self.output.new_response()
         relay = _TimedRelay(self) if self.options.mode is Mode.SUMMARY else _Relay(self)
         self.pipeline = Pipeline(
             relay,
@@ -241,9 +202,7 @@ class Session:
             name="the response",
         )
         self._pipeline_closed = False
-        self.fold = Response()  # --final: the answer, written when the response is complete
         self.outcome: Outcome | None = None
-        self.begun = False  # something of this response reached stdout
         self.response_started = self.clock()
         self.last_event_id = ""
         self.ids = IdLog()
@@ -282,9 +241,7 @@ class Session:
                 self._skip = partial[len(partial.rstrip()) :]
         else:
             self.response_started = self.clock()
-            note = getattr(self.sink, "on_http_status", None)
-            if note is not None:
-                note(stream.status)
+            self.output.http_status(stream.status)
             self._open_capture(
                 CaptureHeader(stream.status, stream.content_type or "text/event-stream")
             )
@@ -320,7 +277,7 @@ class Session:
                 raise self._not_resumed(exc) from None
         self._process(self.redactor.close())
         if self.options.mode is Mode.EVENTS and not self.options.final:
-            self._event_lines(self.events_decoder.close())
+            self.output.event_lines(self.events_decoder.close())
         if self._cut_short():
             # Not closed yet: a continuation feeds the same dialect; give_up closes it.
             raise StreamFailure(
@@ -375,12 +332,7 @@ class Session:
             "delay": round(delay, 3),
             "resume": resume,
         }
-        if self.options.final:
-            pass
-        elif self.options.mode is Mode.EVENTS:
-            self.writer.write([json_line(line)])
-        elif self.options.mode is Mode.JSON and self.sink is not None:
-            self.sink.write([line])
+        self.output.retry(line)
         return request
 
     # -- the end -----------------------------------------------------------------
@@ -401,12 +353,9 @@ class Session:
 
     def close(self) -> None:
         try:
-            if self.sink is not None:
-                self.sink.close()
-            note = self.sink.tool_call_note("send") if isinstance(self.sink, TextWriter) else None
+            note = self.output.close()
             if note:
                 self.notice(f"note: {note}")
-            self.writer.flush()
         finally:
             if self._capture_file is not None:
                 self._capture_file.close()
@@ -420,12 +369,9 @@ class Session:
             return False
         if self._capture is not None:
             self._capture.write(chunk, self.clock() - self.response_started)
-        if not self.options.final:
-            if self.options.mode is Mode.RAW:
-                self.writer.write([chunk])
-                self.begun = True
-            elif self.options.mode is Mode.EVENTS:
-                self._event_lines(self.events_decoder.feed_runs(chunk))
+        self.output.body(chunk)
+        if self.options.mode is Mode.EVENTS and not self.options.final:
+            self.output.event_lines(self.events_decoder.feed_runs(chunk))
         self._content = False
         self.pipeline.feed(chunk)
         last_id = self.pipeline.decoder.last_event_id
@@ -434,12 +380,6 @@ class Session:
         if self._ids_resume:
             self.ids.add(chunk, last_id)
         return self._content
-
-    def _event_lines(self, items: list[Item] | list[Item | EventRun]) -> None:
-        lines = raw_event_lines(items)
-        if lines:
-            self.writer.write(lines)
-            self.begun = True
 
     def _close_pipeline(self) -> None:
         if self._pipeline_closed:
@@ -454,9 +394,7 @@ class Session:
     def _unrecognised(self, lines: list[bytes]) -> None:
         """No dialect knows the stream: the pipeline falls back to plain event lines."""
         self._content = True
-        if self.options.mode in (Mode.JSON, Mode.TEXT) and not self.options.final:
-            self.writer.write(lines)
-            self.begun = True
+        self.output.unrecognised(lines)
 
     def _normalized(self, produced: list[dict[str, Any]], *, counted: bool) -> None:
         """The dialect's events: write (or fold) them, holding back a failing end.
@@ -506,22 +444,7 @@ class Session:
             for event in events:
                 if event.get("type") == "delta" and "index" not in event:
                     partial.append(str(event.get("text", "")))
-        if self.options.final:
-            for event in events:
-                self.fold.add(event)
-            return
-        sink = self.sink
-        if sink is None:
-            return
-        timed = getattr(sink, "write_timed", None)
-        if timed is not None:
-            timed(events, self._seconds, counted)
-        else:
-            sink.write(events)
-        if (events and self.options.mode is not Mode.TEXT) or any(
-            e.get("type") == "delta" and e.get("text") and "index" not in e for e in events
-        ):
-            self.begun = True
+        self.output.events(events, self._seconds, counted)
 
     def _finish(self) -> None:
         """The body ended: --final's answer (of a complete response only), then the verdict.
@@ -529,19 +452,8 @@ class Session:
         The verdict is parse-sse's on the same bytes (`ssechat.verdict`): a
         tool call cut off or unrepairable is exit 3 here too.
         """
-        if self.options.final and self.fold.done:
-            answer = self.fold.answer()
-            # The bytes were redacted; the decoded, joined text is too (a key in pieces).
-            answer["text"] = self.redact.redact(str(answer["text"]), limit=None)
-            if self.options.mode is Mode.TEXT:
-                text = answer["text"]
-                if is_terminal(self.out):  # as TextWriter: no escape sequence gets through
-                    text = text.translate(TERMINAL_ESCAPES)
-                text = text if text.endswith("\n") else text + "\n"
-                self.writer.write([text.encode("utf-8", "replace")])  # lone surrogates too
-            else:
-                self.writer.write([json_line(answer)])
-        self.writer.flush()
+        # The bytes were redacted; the decoded, joined text is too (a key in pieces).
+        self.output.finish(lambda text: self.redact.redact(text, limit=None))
         if self.outcome is not None:
             verdict.check([self.outcome], allow_truncated=self.options.allow_truncated)
 
@@ -552,7 +464,12 @@ class Session:
         """
         if self.options.resume is not Resume.AUTO or self._pipeline_closed:
             return None
-        if self.last_event_id and self.begun and self.stream_error is None and self._ids_resume:
+        if (
+            self.last_event_id
+            and self.output.begun
+            and self.stream_error is None
+            and self._ids_resume
+        ):
             return self.request.with_headers({"Last-Event-ID": self.last_event_id}), "id"
         dialect = self.pipeline.dialect
         if dialect is None or not dialect.open:
@@ -571,7 +488,7 @@ class Session:
 
     def _may_restart(self) -> bool:
         """Whether a restart may follow: always before output, else as --resume and the mode say."""
-        if not self.begun:
+        if not self.output.begun:
             return True
         if self.options.resume is Resume.OFF:
             return False
