@@ -5,12 +5,13 @@ code takes about 10x as long, quadratic code 100x; the bound is 30x. Times
 are the process's CPU time (the work done, not the wall clock that other
 processes on a busy machine stretch), the best of several runs. The fifty MB
 line is timed against itself in one read instead: memory-bound work slows
-with a bigger footprint (caches, page faults), whatever its complexity. No absolute
-times: timing targets live in bench/. Memory is the peak RSS of a real `ssechat` process, measured
-by a fresh parent (`RUSAGE_CHILDREN`), against the same command on a tiny
-input. Also here: the regression tests of what fuzzing found in repair-json,
-and hostile captures (huge events, terminal escapes) through the pipeline;
-the terminal itself (a pty) is tested in test_security.py.
+with a bigger footprint (caches, page faults), whatever its complexity. No
+absolute times: timing targets live in bench/. Memory is the peak RSS of a
+real `ssechat` process, measured by a fresh parent (`RUSAGE_CHILDREN`),
+against the same command on a tiny input. Also here: the regression tests of
+what fuzzing found in repair-json, and hostile captures (huge events,
+terminal escapes) through the pipeline; the terminal itself (a pty) is
+tested in test_security.py.
 """
 
 from __future__ import annotations
