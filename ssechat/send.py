@@ -83,7 +83,6 @@ from ssechat.transport import (
     Stream,
     StreamFailure,
     TimeoutFailure,
-    error_message,
     send_once,
 )
 
@@ -218,16 +217,6 @@ class Session:
     def on_open(self, stream: Stream) -> None:
         self.redactor = StreamRedactor(self.secrets)
         self.events_decoder = InputDecoder()
-        content_type = stream.content_type.lower()
-        if "json" in content_type and "event-stream" not in content_type and not stream.sniff_sse():
-            # An error body with a 2xx status (Coze answers a bad token this way).
-            body = self.redactor.feed(stream.read_body()) + self.redactor.close()
-            raise HTTPFailure(
-                stream.status,
-                self.redact(error_message(body)) or "not an event stream",
-                retryable=False,
-                body=body,
-            )
         if self._continuation:
             # Same response, new connection: a fresh decoder, the same dialect.
             self.pipeline.continue_response()

@@ -217,11 +217,19 @@ def test_a_stream_labelled_json_is_read_as_a_stream() -> None:
         result = send(server.url, "--text")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Hello world!\n"
+    # An error object with a 2xx status (Coze answers a bad token this way) is
+    # bad input, as parse-sse says of the same bytes: exit 3, not an HTTP error.
     body = b'{"code": 4100, "msg": "authentication is invalid"}'
+    for mode in ("--text", "--final", "--summary"):
+        with HostileServer("json-sse", {"events": [body]}) as server:
+            result = send(server.url, mode)
+        assert result.returncode == 3, (mode, result.stderr)
+        assert b"authentication is invalid" in result.stderr
     with HostileServer("json-sse", {"events": [body]}) as server:
-        result = send(server.url, "--text")
-    assert result.returncode == 4
-    assert b"authentication is invalid" in result.stderr
+        result = send(server.url)
+    parsed = run_ssechat(["parse-sse"], input=body)
+    assert result.returncode == parsed.returncode == 3
+    assert json_lines(result.stdout) == json_lines(parsed.stdout)
 
 
 def test_keep_alive_is_reused_across_retries() -> None:
