@@ -325,6 +325,13 @@ def test_timeout_bounds_the_fallback() -> None:
     assert b"Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e308", "0", "-1", "soon"])
+def test_timeout_values_that_are_no_time_are_usage_errors(value: str) -> None:
+    proc = repair(b'{"a": 1}', "--timeout", value)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count(b"\n") == 1 and b"--timeout" in proc.stderr
+
+
 def test_schema(tmp_path: Path) -> None:
     schema = tmp_path / "s.json"
     schema.write_text('{"type": "object", "required": ["city"]}')

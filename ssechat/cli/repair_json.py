@@ -17,6 +17,7 @@ from ssechat import jsonload, repair, sources
 from ssechat.cli.common import (
     EXAMPLES_HEADING,
     ByteSize,
+    Seconds,
     debug_option,
     flush_option,
     get_env,
@@ -119,7 +120,7 @@ class _Options:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(),
     metavar="SECONDS",
     default=10.0,
     show_default=True,
