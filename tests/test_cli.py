@@ -307,3 +307,27 @@ def test_parse_sse_events_imports_no_dialect() -> None:
     assert "ssechat.sse" in loaded and "ssechat.normalized" in loaded
     for module in ("ssechat.dialects", "ssechat.pipeline", "ssechat.repair", "json_repair"):
         assert module not in loaded
+
+
+def test_parse_sse_of_text_loads_neither_the_repairer_nor_dialect_files() -> None:
+    """Tool-call repair and dialect files load when a stream needs them (start-up)."""
+    code = (
+        "import sys; from ssechat.cli import main; "
+        "rc = main(['parse-sse', {capture!r}]); "
+        "print(sorted(m for m in sys.modules if m.startswith('ssechat.')))"
+    )
+    loaded = {}
+    for capture in ("examples/openai-text.sse", "examples/openai-tool-call.sse"):
+        proc = subprocess.run(
+            [sys.executable, "-c", code.format(capture=capture)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert proc.returncode == 0, proc.stderr
+        loaded[capture] = proc.stdout.strip().split("\n")[-1]
+    text_only = loaded["examples/openai-text.sse"]
+    assert "ssechat.pipeline" in text_only
+    for module in ("ssechat.repair", "ssechat.dialects.described", "ssechat.dialects.description"):
+        assert module not in text_only
+    assert "ssechat.repair" in loaded["examples/openai-tool-call.sse"]

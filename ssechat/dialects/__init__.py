@@ -34,7 +34,7 @@ at the first event that tells. Dialects described in files (`register`,
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
@@ -46,8 +46,6 @@ from ssechat.dialects.cloudflare import Cloudflare
 from ssechat.dialects.cohere import Cohere
 from ssechat.dialects.coze import Coze
 from ssechat.dialects.dashscope import DashScope
-from ssechat.dialects.described import Described, dialect_class, recognizes
-from ssechat.dialects.description import Description
 from ssechat.dialects.dify import Dify
 from ssechat.dialects.gemini import Gemini
 from ssechat.dialects.generic import Generic
@@ -59,6 +57,10 @@ from ssechat.dialects.replicate import Replicate
 from ssechat.dialects.tgi import TGI
 from ssechat.dialects.vercel_ui import VercelUI
 from ssechat.sse import Event
+
+if TYPE_CHECKING:  # dialect files are rare: their modules load with the first one
+    from ssechat.dialects.described import Described
+    from ssechat.dialects.description import Description
 
 __all__ = [
     "DIALECTS",
@@ -130,6 +132,8 @@ _DESCRIBED: dict[str, type[Described]] = {}
 
 def register(description: Description) -> str:
     """Make a described dialect known to `create` and `detect`; returns its name."""
+    from ssechat.dialects.described import dialect_class
+
     _DESCRIBED[description.name] = dialect_class(description)
     return description.name
 
@@ -155,6 +159,8 @@ def _payload(data: str) -> Any:
 def detect(event: Event) -> str | None:
     """The name of the dialect this event belongs to, or None when it tells nothing."""
     if _DESCRIBED:
+        from ssechat.dialects.described import recognizes
+
         for described in _DESCRIBED.values():
             if recognizes(described.description, event):
                 return described.name

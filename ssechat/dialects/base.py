@@ -32,7 +32,6 @@ import orjson
 
 from ssechat.jsonload import stdlib_loads
 from ssechat.normalized import TRUNCATED, NormalizedEvent, error_event, start_event
-from ssechat.repair import RepairError, parse_tool_arguments
 from ssechat.sse import Event, Item
 
 INCOMPLETE = "incomplete"
@@ -516,6 +515,9 @@ class Dialect:
                 if blame:
                     self.bad_calls += 1  # cut by max tokens in a response that ended
         else:
+            # Imported here: a stream of text only never loads the repairer (start-up).
+            from ssechat.repair import RepairError, parse_tool_arguments
+
             try:
                 arguments, repaired = parse_tool_arguments(raw)
             except (RepairError, ValueError, RecursionError) as exc:
