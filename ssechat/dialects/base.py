@@ -219,6 +219,7 @@ class Dialect:
         self.finish_reason: Any = None
         self.usage: dict[str, Any] | None = None
         self.calls: dict[Any, ToolCall] = {}  # open tool calls, by the dialect's key
+        self.call_count = 0  # calls started in this response: the next one's index
         # Closed calls whose arguments do not parse, until the finish reason says
         # whether they were cut off (length) or only need repair.
         self.held: list[tuple[ToolCall, str]] = []
@@ -353,6 +354,7 @@ class Dialect:
         self.finish_reason = None
         self.usage = None
         self.calls = {}
+        self.call_count = 0
         self.held = []
         self.responses += 1
         out.append(start_event(self.name, model, response_id))

@@ -37,14 +37,6 @@ from ssechat.sse import Event
 class Cloudflare(Dialect):
     name: ClassVar[str] = "cloudflare"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.call_count = 0
-
-    def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
-        super().begin(out, model, response_id)
-        self.call_count = 0
-
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data.strip()
         if data == "[DONE]":

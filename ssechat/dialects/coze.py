@@ -53,7 +53,6 @@ class Coze(Dialect):
         self.chat_id: Any = None
         self.conversation_id: Any = None  # on the start line: the next call can continue it
         self.status: Any = None
-        self.call_count = 0
 
     def begin(
         self,
@@ -68,7 +67,6 @@ class Coze(Dialect):
         if conversation_id:
             out[-1]["conversation_id"] = conversation_id
         self.status = None
-        self.call_count = 0
 
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         kind = event.event

@@ -87,13 +87,11 @@ class Gemini(Dialect):
     def __init__(self) -> None:
         super().__init__()
         self.response_id: Any = None
-        self.call_count = 0
         self.streaming: dict[int, dict[str, Any]] = {}  # Vertex: candidate -> args being built
 
     def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
         super().begin(out, model, response_id)
         self.response_id = response_id
-        self.call_count = 0
         self.streaming = {}
 
     def complete_at_eof(self) -> bool:

@@ -39,14 +39,6 @@ class Ollama(Dialect):
     name: ClassVar[str] = "ollama"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"length"})
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.call_count = 0
-
-    def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
-        super().begin(out, model, response_id)
-        self.call_count = 0
-
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
             line = loads(event.data)

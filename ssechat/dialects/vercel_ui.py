@@ -42,14 +42,6 @@ class VercelUI(Dialect):
     name: ClassVar[str] = "vercel-ui"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"length"})
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.call_count = 0
-
-    def begin(self, out: list[NormalizedEvent], model: Any = None, response_id: Any = None) -> None:
-        super().begin(out, model, response_id)
-        self.call_count = 0
-
     def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data.strip()
         if data == "[DONE]":
