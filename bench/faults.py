@@ -108,7 +108,7 @@ def cases(truncated: Path) -> list[Case]:
     ]
 
 
-def run_case(case: Case, capture: Path, expected: str, folder: Path) -> dict[str, Any]:
+def run_case(case: Case, capture: Path, expected: str, folder: Path) -> dict[str, Any]:  # noqa: C901
     save = folder / "saved.sse"
     save.unlink(missing_ok=True)
     server: subprocess.Popen[bytes] | None = None

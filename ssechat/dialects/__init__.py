@@ -156,7 +156,7 @@ def _payload(data: str) -> Any:
         return None
 
 
-def detect(event: Event) -> str | None:
+def detect(event: Event) -> str | None:  # noqa: C901
     """The name of the dialect this event belongs to, or None when it tells nothing."""
     if _DESCRIBED:
         from ssechat.dialects.described import recognizes

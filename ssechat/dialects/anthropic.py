@@ -101,7 +101,7 @@ class Anthropic(Dialect):
                 return True
         return False
 
-    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:
+    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:  # noqa: C901
         """The loop over one read's events, with the common deltas inlined.
 
         Nearly every event of a long answer is a text (or thinking, or tool
@@ -174,7 +174,7 @@ class Anthropic(Dialect):
         self.template_hits += hits
         return ()
 
-    def _common_delta(self, data: str, payload: Any, out: list[NormalizedEvent], hits: int) -> bool:
+    def _common_delta(self, data: str, payload: Any, out: list[NormalizedEvent], hits: int) -> bool:  # noqa: C901
         """A delta of the open response handled here (True), learning its template.
 
         Only when `_payload` would do nothing but append the delta: inside a
@@ -234,7 +234,7 @@ class Anthropic(Dialect):
             return
         self._payload(payload, event, out)
 
-    def _payload(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
+    def _payload(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
         if type(payload) is not dict:
             return
         kind = payload.get("type") or event.event

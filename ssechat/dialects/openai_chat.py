@@ -134,7 +134,7 @@ class OpenAIChat(Dialect):
         self.template_hits += len(datas)
         return True
 
-    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:
+    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:  # noqa: C901
         """The loop over one read's events, with the common chunks inlined.
 
         Nearly every chunk of a long answer is one choice whose delta is one
