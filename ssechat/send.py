@@ -75,16 +75,9 @@ from ssechat.providers import (
 from ssechat.resume import IdLog, NotResumed, Proof
 from ssechat.send_output import Mode as Mode  # re-exported: the CLI names modes by it
 from ssechat.send_output import Output
-from ssechat.transport import (
-    Failure,
-    HTTPFailure,
-    Loop,
-    NetworkFailure,
-    Stream,
-    StreamFailure,
-    TimeoutFailure,
-    send_once,
-)
+from ssechat.transport.failures import Failure, HTTPFailure, StreamFailure
+from ssechat.transport.retry import Loop
+from ssechat.transport.stream import Stream, send_once
 
 # In-stream error codes that mean "try again" (Anthropic, OpenAI, Coze wording).
 RETRYABLE_STREAM_ERRORS: Final = frozenset(
@@ -540,7 +533,7 @@ def run(loop: Loop, session: Session) -> None:
     """Send the session's request through the loop; raises the last failure."""
     try:
         loop.run(session.request, session)
-    except (HTTPFailure, StreamFailure, TimeoutFailure, NetworkFailure) as failure:
+    except Failure as failure:
         failure.args = (session.redact(str(failure)),)
         session.give_up(failure)
         raise

@@ -24,7 +24,8 @@ from ssechat.providers import (
     parse_tools,
     responses_continuation,
 )
-from ssechat.transport import Timeouts, new_session, open_stream
+from ssechat.transport.session import new_session
+from ssechat.transport.stream import Timeouts, open_stream
 
 KEY = "sk-test-FAKEKEY-0123456789abcdef"
 WEATHER = Tool(

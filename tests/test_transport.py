@@ -1,4 +1,4 @@
-"""The transport (ssechat/transport.py): retry decisions, delays, timeouts, bytes as they arrive."""
+"""The transport (ssechat/transport/): retry decisions, delays, timeouts, bytes as they arrive."""
 
 from __future__ import annotations
 
@@ -17,23 +17,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssechat.errors import ExitStatus
-from ssechat.framing import Dechunker
 from ssechat.providers import Prompt, Request, build_request
-from ssechat.transport import (
+from ssechat.transport.failures import (
     HTTPFailure,
-    Loop,
     NetworkFailure,
-    RetryPolicy,
-    Stream,
     StreamFailure,
     TimeoutFailure,
-    Timeouts,
     error_message,
-    new_session,
-    open_stream,
     server_delay,
     status_retryable,
 )
+from ssechat.transport.framing import Dechunker
+from ssechat.transport.retry import Loop, RetryPolicy
+from ssechat.transport.session import new_session
+from ssechat.transport.stream import Stream, Timeouts, open_stream
 
 KEY = "sk-test-FAKEKEY-0123456789abcdef"
 

@@ -23,7 +23,7 @@ import pytest
 from ssechat import send as send_module
 from ssechat.errors import InputError
 from ssechat.providers import Request
-from ssechat.transport import StreamFailure
+from ssechat.transport.failures import StreamFailure
 from tests.conftest import EXAMPLES, json_lines, run_ssechat, ssechat_command
 
 KEYS = {"OPENAI_API_KEY": "sk-test-verdict", "ANTHROPIC_API_KEY": "sk-test-verdict"}

@@ -273,7 +273,8 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
         flush_each=flush_each,
         allow_truncated=opts["allow_truncated"],
     )
-    from ssechat.transport import Loop, RetryPolicy, Timeouts
+    from ssechat.transport.retry import Loop, RetryPolicy
+    from ssechat.transport.stream import Timeouts
 
     loop = Loop(
         RetryPolicy(

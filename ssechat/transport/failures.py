@@ -1,13 +1,13 @@
 """What one HTTP attempt's failure is, and what the server's answer says about retrying.
 
-The four failures of an attempt (`HTTPFailure`, `TimeoutFailure`,
-`NetworkFailure`, `StreamFailure`), each an `ssechat.errors` class with its
-exit status, a `reason` for the `retry` line and whether a retry may heal
-it; `send_failure` says which one an exception of requests is, naming the
-proxy when one is in the way. From the answer: the provider's own error
-message (`error_message`), whether its status is worth a retry
-(`status_retryable`, `x-should-retry` first) and the wait it asks for
-(`server_delay`: `retry-after-ms`, `Retry-After`; non-finite values ignored).
+`Failure` is the one base of an attempt's failures: its `reason` (for the
+`retry` line), whether a retry may heal it and the wait the server asked for
+are set when it is made and never change. Its four kinds (`HTTPFailure`,
+`TimeoutFailure`, `NetworkFailure`, `StreamFailure`) also derive from the
+`ssechat.errors` class of their exit status. `send_failure` says which one an
+exception of requests is; the rest reads the answer: the provider's message
+(`error_message`), whether a status is worth a retry (`status_retryable`)
+and the wait asked for (`server_delay`). docs/transport.md says more.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from collections.abc import Mapping
 from typing import Final
 
 from ssechat import jsonload
-from ssechat.errors import HTTPStatusError, InputError, NetworkError, StreamTimeoutError
+from ssechat.errors import (
+    HTTPStatusError,
+    InputError,
+    NetworkError,
+    SsechatError,
+    StreamTimeoutError,
+)
 
 RETRY_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
@@ -27,7 +33,34 @@ RETRY_STATUSES: Final = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 # -- failures of one attempt ----------------------------------------------------
 
 
-class HTTPFailure(HTTPStatusError):
+class Failure(SsechatError):
+    """One attempt's failure, with what the retry loop decides on (read-only)."""
+
+    def __init__(
+        self, message: str, *, reason: str, retryable: bool, server_delay: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self._reason = reason
+        self._retryable = retryable
+        self._server_delay = server_delay
+
+    @property
+    def reason(self) -> str:
+        """Why, in a few words, for the `retry` line and the notice."""
+        return self._reason
+
+    @property
+    def retryable(self) -> bool:
+        """Whether another attempt may heal it."""
+        return self._retryable
+
+    @property
+    def server_delay(self) -> float | None:
+        """The wait the server asked for (seconds), None when it asked for none."""
+        return self._server_delay
+
+
+class HTTPFailure(Failure, HTTPStatusError):
     """An HTTP error status (or an error body instead of a stream)."""
 
     def __init__(
@@ -39,47 +72,39 @@ class HTTPFailure(HTTPStatusError):
         server_delay: float | None = None,
         body: bytes = b"",
     ) -> None:
-        super().__init__(f"HTTP {status}: {message}" if message else f"HTTP {status}")
+        super().__init__(
+            f"HTTP {status}: {message}" if message else f"HTTP {status}",
+            reason=f"http {status}",
+            retryable=retryable,
+            server_delay=server_delay,
+        )
         self.status = status
         self.body = body
-        self.retryable = retryable
-        self.server_delay = server_delay
-        self.reason = f"http {status}"
 
 
-class TimeoutFailure(StreamTimeoutError):
-    """kind: connect, first-event, idle or total."""
+class TimeoutFailure(Failure, StreamTimeoutError):
+    """kind: connect, first-event, idle or total (the last is never retried)."""
 
     def __init__(self, kind: str, seconds: float | None, detail: str = "") -> None:
         after = f" after {seconds:g} s" if seconds is not None else ""
-        super().__init__(f"{kind} timeout{after}{detail}")
+        super().__init__(
+            f"{kind} timeout{after}{detail}", reason=f"{kind} timeout", retryable=kind != "total"
+        )
         self.kind = kind
-        self.retryable = kind != "total"
-        self.server_delay: float | None = None
-        self.reason = f"{kind} timeout"
 
 
-class NetworkFailure(NetworkError):
+class NetworkFailure(Failure, NetworkError):
     """DNS, refused, reset, or the connection dropped inside the body."""
 
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.retryable = True
-        self.server_delay: float | None = None
-        self.reason = reason
+    def __init__(self, message: str, *, reason: str, retryable: bool = True) -> None:
+        super().__init__(message, reason=reason, retryable=retryable)
 
 
-class StreamFailure(InputError):
+class StreamFailure(Failure, InputError):
     """The stream ended without its end marker, or carried an error event."""
 
     def __init__(self, message: str, *, reason: str, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.server_delay: float | None = None
-        self.reason = reason
-
-
-Failure = HTTPFailure | TimeoutFailure | NetworkFailure | StreamFailure
+        super().__init__(message, reason=reason, retryable=retryable)
 
 
 # -- what the server asks for -----------------------------------------------------
@@ -194,9 +219,8 @@ def send_failure(
             )
         return TimeoutFailure(kind, total if kind == "total" else wait_headers)
     if isinstance(exc, requests.exceptions.SSLError):
-        failure = NetworkFailure(f"TLS error{via}: {short_reason(exc)}", reason="tls")
-        failure.retryable = False  # a bad certificate does not heal in a second
-        return failure
+        # A bad certificate does not heal in a second.
+        return NetworkFailure(f"TLS error{via}: {short_reason(exc)}", reason="tls", retryable=False)
     if isinstance(exc, requests.exceptions.ProxyError):
         return NetworkFailure(
             f"cannot connect to the proxy {proxy}: {short_reason(exc)}", reason="proxy"
@@ -206,9 +230,7 @@ def send_failure(
     ):
         return NetworkFailure(f"cannot connect{via}: {short_reason(exc)}", reason="connect")
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
-        failure = NetworkFailure(f"invalid URL: {exc}", reason="url")
-        failure.retryable = False
-        return failure
+        return NetworkFailure(f"invalid URL: {exc}", reason="url", retryable=False)
     return exc
 
 

@@ -1,73 +1,27 @@
-"""HTTP for `send`: one request streamed as raw bytes, timeouts, and the retry loop.
+"""One attempt of `send`: the request sent, its answer checked, its body as it arrives.
 
-What this module owns:
-
-- opening a streamed request with requests (`stream=True`) and handing the
-  body on as it arrives: `resp.raw.read1()` returns whatever bytes the socket
-  has, so an event reaches the decoder the moment its last byte does
-  (`iter_lines` lags an event behind, and `iter_content` may wait to fill
-  its buffer);
-- four timeouts. `connect` (default 10 s) is requests' connect timeout.
-  `first_event` (300 s: reasoning models think before they speak) runs from
-  the request to the first event that carries content, `idle` (60 s) between
-  two such events, `total` (none) from the first request to the end, retries
-  and waits included. Which events carry content is the caller's call (the
-  send session says: every SSE event but pings), so a server that only sends
-  keep-alive comments or pings for minutes is caught. They are enforced by
-  setting the socket's timeout before every read to the time left until the
-  nearest deadline, so no thread and no polling is needed;
-- the retry decision and its delay (`RetryPolicy`);
-- the retry loop (`run`).
-
-How a body is read (framing, decoding, the socket, the connection's reuse)
-is `ssechat.framing`'s; what a failure is and what an answer says about
-retrying, `ssechat.failures`'.
-
-urllib3's `Retry` or our own loop? `Retry` (mounted on requests' adapter)
-gives backoff with jitter, `Retry-After` and status lists for the request
-phase. It cannot help after the response has begun: a dropped connection,
-an idle timeout or an `overloaded_error` event inside a 200 stream are
-failures of the body read, which urllib3 never retries once the body is
-handed to us (and the official SDKs simply give up there). Those are exactly
-the failures that lose users' answers, and retrying them needs the caller
-(what was already written, whether to continue or restart, the `retry`
-event). It also knows nothing of `retry-after-ms`, `x-should-retry` or a cap
-beyond which to fail with a clear message. Two mechanisms with two budgets
-and two delay rules would be harder to reason about than one, so there is
-one loop here, covering both phases, and the adapter's own retries are off.
-
-Backoff: "full jitter", delay = uniform(0, min(backoff_max, backoff_base * 2**(n-1)))
-for retry n. Of the usual schemes (none, equal, full, decorrelated) full
-jitter spreads a crowd of clients that failed together (a provider outage,
-a 429 wave) best for the least total wait; it is what AWS's analysis
-recommends and what the OpenAI and Anthropic SDKs do in effect. A delay the
-server asks for (`retry-after-ms`, then `Retry-After` in seconds or as an HTTP
-date) is used as given instead, and fails at once, clearly, when it is longer
-than `max_retry_wait`. `x-should-retry: false` forbids a retry, `true` forces
-one, whatever the status.
-
-Proxies and CA bundles come from the environment (HTTPS_PROXY, HTTP_PROXY,
-ALL_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE): requests honours
-them. TLS verification is always on.
-
-requests is imported inside the functions that use it: `ssechat --version`
-must start fast.
+`open_stream` sends a request with requests (`stream=True`) and gives the
+open `Stream` of a 2xx answer, or raises the attempt's `Failure` (an error
+status, a redirect, an encoding ssechat cannot read). `Stream.chunks` yields
+the body's bytes the moment they arrive, in batches when several events are
+already here, and enforces the timeouts (`Timeouts`) by setting the socket's
+timeout before every read to the time left until the nearest deadline.
+`send_once` sends a small request, best effort. docs/transport.md says more.
 """
 
 from __future__ import annotations
 
-import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
-from ssechat.failures import (
-    Failure,
+from ssechat.providers import Request
+from ssechat.redact import redact_path
+from ssechat.transport.failures import (
     HTTPFailure,
     NetworkFailure,
-    StreamFailure,
     TimeoutFailure,
     error_message,
     send_failure,
@@ -75,32 +29,11 @@ from ssechat.failures import (
     short_reason,
     status_retryable,
 )
-from ssechat.framing import Body, check_encoding, more_ready, new_session
-from ssechat.providers import Request
-from ssechat.redact import redact_path
+from ssechat.transport.framing import Body, check_encoding, more_ready
+from ssechat.transport.session import new_session
 
 if TYPE_CHECKING:
     import requests
-
-# The failures and answer readers of ssechat.failures are part of this module's API.
-__all__ = [
-    "Failure",
-    "HTTPFailure",
-    "Handler",
-    "Loop",
-    "NetworkFailure",
-    "RetryPolicy",
-    "Stream",
-    "StreamFailure",
-    "TimeoutFailure",
-    "Timeouts",
-    "error_message",
-    "new_session",
-    "open_stream",
-    "send_once",
-    "server_delay",
-    "status_retryable",
-]
 
 READ_SIZE: Final = 65536
 ERROR_BODY_LIMIT: Final = 65536
@@ -108,26 +41,12 @@ ERROR_BODY_LIMIT: Final = 65536
 
 @dataclass(frozen=True)
 class Timeouts:
+    """connect; first_event: to the first event with content; idle: between two; total."""
+
     connect: float = 10.0
     first_event: float = 300.0
     idle: float = 60.0
     total: float | None = None
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    retries: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    max_retry_wait: float = 60.0
-
-    def backoff(self, retry: int, rng: random.Random) -> float:
-        """Full jitter for retry number `retry` (1 for the first)."""
-        cap = min(self.backoff_max, self.backoff_base * 2 ** max(retry - 1, 0))
-        return rng.uniform(0.0, max(cap, 0.0))
-
-
-# -- one attempt ------------------------------------------------------------------
 
 
 class Stream:
@@ -366,90 +285,3 @@ def send_once(request: Request, seconds: float) -> int | None:
         return None
     finally:
         session.close()
-
-
-# -- the loop ---------------------------------------------------------------------
-
-
-class Handler(Protocol):
-    """What the retry loop calls; the send session implements it."""
-
-    def on_open(self, stream: Stream) -> None:
-        """A 2xx response began (status and headers known)."""
-
-    def on_chunk(self, chunk: bytes, seconds: float) -> bool:
-        """Bytes arrived; True when they completed an event that carries content."""
-
-    def on_end(self) -> None:
-        """The body ended; raise StreamFailure if the response is incomplete or failed."""
-
-    def before_retry(self, failure: Failure, retry: int, delay: float) -> Request | None:
-        """A retry is about to wait `delay`: the request to send next, or None to give up."""
-
-
-@dataclass
-class Loop:
-    """The retry loop around attempts; one budget of `retries` for the whole command."""
-
-    policy: RetryPolicy
-    timeouts: Timeouts
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    rng: random.Random = random.Random()  # noqa: RUF009 - one shared generator is fine
-    log: Callable[[str], None] | None = None
-    redact: Callable[[str], str] = str
-
-    def run(self, request: Request, handler: Handler) -> None:
-        session = new_session()
-        deadline = self.clock() + self.timeouts.total if self.timeouts.total else None
-        retry = 0
-        try:
-            while True:
-                if self.log:
-                    url = redact_path(request.url)
-                    self.log(f"> {request.method} {url} (attempt {retry + 1})")
-                try:
-                    stream = open_stream(
-                        session, request, self.timeouts, deadline=deadline, clock=self.clock
-                    )
-                    try:
-                        if self.log:
-                            self.log(f"< {stream.status} {stream.content_type}")
-                        handler.on_open(stream)
-                        for chunk in stream.chunks():
-                            if handler.on_chunk(chunk, stream.elapsed()):
-                                stream.mark_content()
-                        handler.on_end()
-                        return
-                    finally:
-                        stream.close()
-                except (HTTPFailure, TimeoutFailure, NetworkFailure, StreamFailure) as failure:
-                    failure.args = (self.redact(str(failure)),)
-                    delay = self._delay(failure, retry, deadline)
-                    if delay is None:
-                        raise
-                    retry += 1
-                    next_request = handler.before_retry(failure, retry, delay)
-                    if next_request is None:
-                        raise
-                    request = next_request
-                    self.sleep(delay)
-        finally:
-            session.close()
-
-    def _delay(self, failure: Failure, retry: int, deadline: float | None) -> float | None:
-        """The wait before the next attempt, None when not to retry (or raise why not)."""
-        if not failure.retryable or retry >= self.policy.retries:
-            return None
-        asked = failure.server_delay
-        if asked is not None and asked > self.policy.max_retry_wait:
-            raise HTTPFailure(
-                getattr(failure, "status", 0),
-                f"the server asks to wait {asked:g} s before retrying, more than "
-                f"--max-retry-wait {self.policy.max_retry_wait:g}",
-                retryable=False,
-            )
-        delay = asked if asked is not None else self.policy.backoff(retry + 1, self.rng)
-        if deadline is not None and self.clock() + delay >= deadline:
-            raise TimeoutFailure("total", self.timeouts.total)
-        return delay

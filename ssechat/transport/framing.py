@@ -1,51 +1,27 @@
-"""HTTP/1.1 framing for `send`: how one response's body is read, and the connections it needs.
+"""HTTP/1.1 framing for `send`: how one response's body is read.
 
-- `Body` picks the fastest right reader for a response: `Dechunker` for an
-  identity chunked body (many chunks a read), http.client's `read1` for an
-  identity body with a length or delimited by the connection's close, and
-  urllib3's decoding `read1` for gzip or deflate. It finds the socket
-  whatever the framing (after a `Connection: close` answer http.client hands
-  the socket to the response), so every timeout can be set on it; a body
-  shorter than its Content-Length is a dropped connection, not an end; and
-  a body read to its end gives its connection back to the pool (`release`),
-  so a retry reuses it.
-- `check_encoding` refuses a Content-Encoding urllib3 cannot decode (`br`
-  without brotli), which would reach the parser as garbage.
-- `new_session` builds requests' session with adapters that never retry on
-  their own and skip informational answers (`103 Early Hints`), which
-  http.client takes for the response (it skips only `100 Continue`).
+`Body` picks the fastest right reader for a response: `Dechunker` for an
+identity chunked body (many chunks a read), http.client's `read1` for an
+identity body with a length or delimited by the connection's close, and
+urllib3's decoding `read1` (the plain path) for gzip or deflate. It finds
+the socket whatever the framing, so every timeout can be set on it; a body
+shorter than its Content-Length is a dropped connection, not an end; a body
+read to its end gives its connection back (`release`). What it needs of
+urllib3's insides is `ssechat.transport.private`'s. `check_encoding` refuses
+a Content-Encoding urllib3 cannot decode (`br` without brotli).
 """
 
 from __future__ import annotations
 
-import http.client
 import socket
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-if TYPE_CHECKING:
-    import requests
+from ssechat.transport import private
 
 _BAD_LINE: Final = -2
 MAX_CHUNK_LINE: Final = 4096  # a chunk size line (with extensions) longer than this is not one
 IDENTITY: Final = ("", "identity")
-
-
-def _direct_reader(raw: Any, headers: Mapping[str, str]) -> Callable[[int], bytes]:
-    """http.client's read1 under urllib3's, when there is nothing for urllib3 to decode.
-
-    urllib3's read1 adds buffering and decoding layers that cost more than
-    the rest of the pipeline on a stream of small events; with no
-    content-encoding (we ask for identity) they do nothing.
-    """
-    fp = getattr(raw, "_fp", None)
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    decoded = getattr(raw, "_decoded_buffer", None)
-    untouched = decoded is None or len(decoded) == 0
-    if fp is not None and hasattr(fp, "read1") and encoding in ("", "identity") and untouched:
-        read1: Callable[[int], bytes] = fp.read1
-        return read1
-    return lambda amount: raw.read1(amount, decode_content=True)
 
 
 class Dechunker:
@@ -171,24 +147,6 @@ class Dechunker:
         return length
 
 
-def _dechunker(raw: Any, headers: Mapping[str, str]) -> Dechunker | None:
-    """A `Dechunker` for an identity-encoded chunked body not read yet, else None."""
-    fp = getattr(raw, "_fp", None)
-    buffer = getattr(fp, "fp", None)
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    decoded = getattr(raw, "_decoded_buffer", None)
-    if (
-        getattr(fp, "chunked", False) is True
-        and getattr(fp, "chunk_left", 0) is None  # http.client has read none of it
-        and encoding in ("", "identity")
-        and (decoded is None or len(decoded) == 0)
-        and buffer is not None
-        and hasattr(buffer, "read1")
-    ):
-        return Dechunker(buffer.read1)
-    return None
-
-
 def more_ready(sock: socket.socket, buffer: Any, timeout: float) -> bool:
     """Whether more body bytes can be read without waiting (buffered or on the socket)."""
     try:
@@ -206,38 +164,30 @@ def more_ready(sock: socket.socket, buffer: Any, timeout: float) -> bool:
             pass
 
 
-def socket_of(raw: Any) -> socket.socket | None:
-    """The response's socket: the connection's, or, once http.client took it over for a
-    body delimited by the connection's close, the one under the response's reader."""
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    if not isinstance(sock, socket.socket):
-        reader = getattr(getattr(raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(reader, "raw", None), "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
-
-
 class Body:
     """The reader of one response's payload, its socket, and whether it was read to its end."""
 
     def __init__(self, raw: Any, headers: Mapping[str, str]) -> None:
         self.raw = raw
-        self.sock = socket_of(raw)
-        self.dechunker = _dechunker(raw, headers)
+        self.sock = private.socket_of(raw)
+        identity = headers.get("content-encoding", "identity").strip().lower() in IDENTITY
+        chunked = private.unread_chunked(raw) if identity else None
+        self.dechunker = Dechunker(chunked) if chunked is not None else None
         self.read: Callable[[int], bytes]
         self.buffer: Any  # the buffered reader to peek at for more (None: no batching)
         if self.dechunker is not None:
             # Reads of the socket's bytes batch by themselves: no peeking needed.
             self.read, self.buffer = self.dechunker.read, None
         else:
-            self.read = _direct_reader(raw, headers)
-            self.buffer = getattr(getattr(raw, "_fp", None), "fp", None)
+            direct = private.direct_read1(raw) if identity else None
+            self.read = direct or (lambda amount: raw.read1(amount, decode_content=True))
+            self.buffer = private.buffer_of(raw)
         self.ended = False
 
     def end(self) -> None:
         """The reader returned b"": a clean end, unless the body fell short of its length."""
-        fp = getattr(self.raw, "_fp", None)
-        left = getattr(fp, "length", None)
-        if self.dechunker is None and isinstance(left, int) and left > 0:
+        left = private.length_left(self.raw)
+        if self.dechunker is None and left is not None and left > 0:
             raise ConnectionError(f"closed {left} bytes before the end of its Content-Length")
         self.ended = True
 
@@ -245,16 +195,7 @@ class Body:
         """Give a body read to its end back to the pool for the next request; False if not."""
         if not self.ended or (self.dechunker is not None and not self.dechunker.finish()):
             return False
-        fp = getattr(self.raw, "_fp", None)
-        release = getattr(self.raw, "release_conn", None)
-        if fp is None or release is None or getattr(fp, "will_close", True):
-            return False
-        try:
-            fp.close()  # http.client's response; the socket stays with the connection
-            release()
-        except (OSError, ValueError):
-            return False
-        return True
+        return private.release(self.raw)
 
 
 def check_encoding(headers: Mapping[str, str]) -> str | None:
@@ -267,56 +208,3 @@ def check_encoding(headers: Mapping[str, str]) -> str | None:
         if part.strip() not in known:
             return value
     return None
-
-
-class _FinalResponse(http.client.HTTPResponse):
-    """http.client's response, skipping every informational answer (1xx but 101)."""
-
-    def _read_status(self) -> tuple[str, int, str]:
-        while True:
-            version, status, reason = super()._read_status()  # type: ignore[misc]
-            if not 100 < status < 200 or status == 101:
-                return version, status, reason
-            http.client.parse_headers(self.fp)  # the hints' headers: not ours
-
-
-def _pools() -> dict[str, Any]:
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-    class Connection(HTTPConnection):
-        response_class = _FinalResponse
-
-    class SecureConnection(HTTPSConnection):
-        response_class = _FinalResponse
-
-    class Pool(HTTPConnectionPool):
-        ConnectionCls = Connection
-
-    class SecurePool(HTTPSConnectionPool):
-        ConnectionCls = SecureConnection
-
-    return {"http": Pool, "https": SecurePool}
-
-
-def new_session() -> requests.Session:
-    """A session whose adapters never retry on their own (the loop does) and skip 1xx answers."""
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    pools = _pools()
-
-    class Adapter(HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = pools
-
-        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-            manager = super().proxy_manager_for(proxy, **kwargs)
-            manager.pool_classes_by_scheme = pools
-            return manager
-
-    session = requests.Session()
-    for prefix in ("http://", "https://"):
-        session.mount(prefix, Adapter(max_retries=0))
-    return session
