@@ -26,18 +26,10 @@ from hypothesis import strategies as st
 from ssechat.capture import Capture, CaptureHeader, CaptureWriter, parse_capture, read_capture
 from ssechat.errors import UsageError
 from ssechat.redact import redact_header, redact_path
-from ssechat.replay import (
-    GARBAGE,
-    Fault,
-    Timing,
-    error_body,
-    ids_after,
-    parse_faults,
-    replay_to_stream,
-    request_record,
-    resume_point,
-)
-from ssechat.replay_server import ReplayServer, ServerConfig, parse_listen
+from ssechat.replay.faults import GARBAGE, Fault, error_body, parse_faults
+from ssechat.replay.handler import request_record
+from ssechat.replay.server import ReplayServer, ServerConfig, parse_listen
+from ssechat.replay.timing import Timing, ids_after, replay_to_stream, resume_point
 from ssechat.sse import Decoder, Event
 from tests.conftest import EXAMPLES, default_sigint, run_ssechat, ssechat_command
 

@@ -22,7 +22,7 @@ import pytest
 
 from ssechat.cli import main
 from ssechat.cli.common import Environment
-from ssechat.replay import GARBAGE
+from ssechat.replay.faults import GARBAGE
 from tests.conftest import EXAMPLES, case_input, json_lines, load_corpus, run_ssechat
 from tests.test_replay import Served, serve
 

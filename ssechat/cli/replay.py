@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +19,11 @@ from ssechat.cli.common import (
     quiet_option,
 )
 from ssechat.errors import ExitStatus, UsageError
+
+if TYPE_CHECKING:
+    from ssechat.capture import Capture
+    from ssechat.replay.server import ServerConfig
+    from ssechat.replay.timing import Timing
 
 EXAMPLES = """\
   ssechat replay capture.sse --speed 10 | ssechat parse-sse --text
@@ -147,42 +153,55 @@ def replay_cmd(
                                     then end the response
       slow=BYTES_PER_S              trickle the body at this rate
     """
-    from ssechat import replay
-    from ssechat.capture import read_capture
+    from ssechat.replay.timing import Timing, replay_to_stream
 
     env = get_env()
-    timing = replay.Timing(speed=speed, delay=delay, no_delay=no_delay)
+    timing = Timing(speed=speed, delay=delay, no_delay=no_delay)
     if serve is None:
-        used = [
-            name
-            for name, value in (
-                ("--count", count),
-                ("--log-requests", log_requests),
-                ("--fault", faults or None),
-            )
-            if value is not None
-        ]
-        if used:
-            raise UsageError(f"{', '.join(used)} only make sense with --serve")
-        captures = (timing.checked(read_capture(name, stdin=env.stdin), name) for name in files)
-        replay.replay_to_stream(captures, env.stdout, timing)
+        _only_with_serve(("--count", count), ("--log-requests", log_requests), ("--fault", faults))
+        replay_to_stream(_captures(files, timing), env.stdout, timing)
         return ExitStatus.OK
 
-    from ssechat import replay_server
+    from ssechat.replay.faults import parse_faults
+    from ssechat.replay.server import ServerConfig, parse_listen
 
-    host, port = replay_server.parse_listen(serve)
-    config = replay_server.ServerConfig(
-        captures=[timing.checked(read_capture(name, stdin=env.stdin), name) for name in files],
+    host, port = parse_listen(serve)
+    config = ServerConfig(
+        captures=list(_captures(files, timing)),
         names=list(files),
         timing=timing,
-        fault=replay.parse_faults(faults),
+        fault=parse_faults(faults),
         fault_requests=fault_requests,
         count=count,
         log_requests=log_requests,
         log=_logger(env),
         read_timeout=read_timeout,
     )
-    server = replay_server.ReplayServer(host, port, config)
+    _serve(host, port, config)
+    return ExitStatus.OK
+
+
+def _only_with_serve(*options: tuple[str, object]) -> None:
+    """UsageError naming the server's options given without --serve."""
+    used = [name for name, value in options if value is not None and value != ()]
+    if used:
+        raise UsageError(f"{', '.join(used)} only make sense with --serve")
+
+
+def _captures(files: tuple[str, ...], timing: Timing) -> Iterator[Capture]:
+    """Each capture in turn, read when its turn comes; checked against `timing`."""
+    from ssechat.capture import read_capture
+
+    stdin = get_env().stdin
+    return (timing.checked(read_capture(name, stdin=stdin), name) for name in files)
+
+
+def _serve(host: str, port: int, config: ServerConfig) -> None:
+    """Serve until --count requests are done or SIGTERM; the base URL first on stdout."""
+    from ssechat.replay.server import ReplayServer
+
+    env = get_env()
+    server = ReplayServer(host, port, config)
     click.echo(server.url, file=env.stdout_text)
     env.stdout_text.flush()
 
@@ -191,4 +210,3 @@ def replay_cmd(
 
     signal.signal(signal.SIGTERM, stop)
     server.run()
-    return ExitStatus.OK
