@@ -5,26 +5,10 @@ exactly what it generates. Sources, one each: the click tree (NAME, SYNOPSIS,
 DESCRIPTION, OPTIONS with their defaults, and EXAMPLES from each command's
 epilog, so `--help` and the page cannot differ), ssechat/cli/manual.py (the
 prose click cannot know), the docstrings of `ssechat.errors.ExitStatus`
-(EXIT STATUS) and click's own shell-completion scripts (completions/).
-
-Why our own ~300 lines and not click-man: click-man renders options only (no
-arguments, EXIT STATUS, ENVIRONMENT or EXAMPLES), truncates NAME, dates the
-page "today" (so output is not reproducible), and does not escape roff: a `\\b`
-marker goes into the page as a raw backspace and a help line starting with `.`
-vanishes as a roff request. sphinx-click would bring in all of Sphinx for four
-pages, and docutils' writer adds a preamble that changes with its version. A
-small renderer over click's introspection (`get_params`, `make_metavar`,
-`get_help_extra`, `collect_usage_pieces`) with one `escape()` gives pages that
-are deterministic, lint-clean under `groff -ww` and `mandoc -T lint`, and
-complete, with no dependency beyond click.
-
-The completion scripts are click's (`_SSECHAT_COMPLETE={bash,zsh,fish}_source
-ssechat`): they call ssechat back at TAB time, so they follow every new option
-and choice by themselves and change only when click's scripts change. One fix
-on top: the zsh function is named after its file, `_ssechat`, so that it keeps
-completing after the first TAB when autoloaded from $fpath (see
-render_completion). click 8.4.0 and 8.4.1 print a broken fish script (click
-issue #3502): generate with click >= 8.4.2.
+(EXIT STATUS) and click's own shell-completion scripts (completions/), with
+one fix on top for zsh (see render_completion). The roff text itself is made
+by `ssechat._roff`. Why a renderer of our own rather than click-man or
+sphinx-click, and which click to generate with: docs/replay.md.
 """
 
 from __future__ import annotations
@@ -35,7 +19,6 @@ import inspect
 import itertools
 import re
 import sys
-import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
@@ -44,9 +27,20 @@ import click
 from click.shell_completion import BashComplete, FishComplete, ShellComplete, ZshComplete
 
 from ssechat import __version__
+from ssechat._roff import (
+    block,
+    chars,
+    definitions,
+    escape,
+    fill,
+    markup,
+    paragraph,
+    protect,
+    section,
+)
 from ssechat.cli import cli
 from ssechat.cli.common import EXAMPLES_HEADING
-from ssechat.cli.manual import DATE, ENVIRONMENT, FILES, PAGES, Block, Page
+from ssechat.cli.manual import DATE, ENVIRONMENT, FILES, PAGES, Page
 from ssechat.errors import ExitStatus
 
 PROG: Final = "ssechat"
@@ -69,79 +63,13 @@ COMPLETIONS: Final[dict[str, type[ShellComplete]]] = {
     "ssechat.fish": FishComplete,
 }
 
-# -- roff -----------------------------------------------------------------------
-
-
-def _chars(text: str) -> str:
-    out = text.replace("\\", "\\e").replace("-", "\\-").replace("'", "\\(aq")
-    out = out.replace("`", "\\(ga")
-    return "".join(ch if ord(ch) < 128 else f"\\[u{ord(ch):04X}]" for ch in out)
-
-
-def _protect(lines: str) -> str:
-    # A text line starting with . or ' would be taken for a roff request.
-    return re.sub(r"(?m)^([.'])", r"\\&\1", lines)
-
-
-def escape(text: str) -> str:
-    """Plain text as roff text: backslashes, hyphens, quotes and non-ASCII made literal."""
-    return _protect(_chars(text))
-
-
-def _literal(text: str) -> str:
-    # Bold, and its spaces unbreakable (\\~), so that a literal is never split
-    # across lines nor padded when the line is justified.
-    return "\\fB" + _chars(text).replace(" ", "\\~") + "\\fR"
-
-
-# `literal`, but not ``` (a Markdown fence named in a help text is just text).
-_LITERAL_RE: Final = re.compile(r"(?<!`)`([^`]+)`(?!`)")
-
-
-def _markup(text: str) -> str:
-    parts = _LITERAL_RE.split(" ".join(text.split()))
-    return "".join(_literal(p) if i % 2 else _chars(p) for i, p in enumerate(parts))
-
-
-def _fill(roff: str) -> str:
-    # Text lines of at most 80 bytes (mandoc -T lint's style rule); roff fills them.
-    # 78, leaving room for the \\& that _protect may put before a leading dot.
-    wrapped = textwrap.fill(roff, width=78, break_long_words=False, break_on_hyphens=False)
-    return _protect(wrapped)
-
-
-def inline(text: str) -> str:
-    """Prose as filled roff text lines; `literal` spans in bold, never broken."""
-    return _fill(_markup(text))
-
-
-def paragraph(text: str) -> str:
-    """One click-style paragraph: filled, or kept as written after a `\\b` line."""
-    lines = text.split("\n")
-    if lines[0].strip() == "\b":
-        body = "\n".join(escape(line) if line.strip() else ".sp" for line in lines[1:])
-        return f".PP\n.nf\n{body}\n.fi\n"
-    return f".PP\n{inline(text)}\n"
-
-
-def block(item: Block) -> str:
-    if isinstance(item, str):
-        return paragraph(item)
-    return "".join(f".TP\n\\fB{escape(term)}\\fR\n{inline(text)}\n" for term, text in item)
+# -- what click knows --------------------------------------------------------------
 
 
 def help_paragraphs(text: str | None) -> list[str]:
     """click's help text as its paragraphs (after cleandoc, up to a `\\f`)."""
     body = inspect.cleandoc(text or "").split("\f")[0]
     return [p for p in re.split(r"\n\s*\n", body) if p.strip()]
-
-
-def section(title: str, body: str) -> str:
-    body = body.removeprefix(".PP\n")  # a paragraph macro right after .SH is redundant
-    return f'.SH "{title}"\n{body}' if " " in title else f".SH {title}\n{body}"
-
-
-# -- what click knows --------------------------------------------------------------
 
 
 def commands() -> dict[str, click.Command]:
@@ -226,8 +154,8 @@ def option_text(param: click.Option, ctx: click.Context) -> str:
         notes.append("Environment: " + ", ".join(escape(e) for e in variables) + ".")
     if extra.get("required"):
         notes.append("Required.")
-    help_text = " ".join(_markup(p) for p in help_paragraphs(param.help))
-    return _fill(" ".join(t for t in (help_text, *notes) if t))
+    help_text = " ".join(markup(p) for p in help_paragraphs(param.help))
+    return fill(" ".join(t for t in (help_text, *notes) if t))
 
 
 def options(command: click.Command, ctx: click.Context) -> str:
@@ -241,8 +169,8 @@ def options(command: click.Command, ctx: click.Context) -> str:
 def usage(command: click.Command, ctx: click.Context) -> str:
     pieces = " ".join(command.collect_usage_pieces(ctx))
     words = re.split(r"(\b[A-Z][A-Z_]+\b)", pieces)
-    rest = "".join(f"\\fI{_chars(w)}\\fR" if i % 2 else _chars(w) for i, w in enumerate(words))
-    return _protect(f"\\fB{_chars(ctx.command_path)}\\fR {rest}")
+    rest = "".join(f"\\fI{chars(w)}\\fR" if i % 2 else chars(w) for i, w in enumerate(words))
+    return protect(f"\\fB{chars(ctx.command_path)}\\fR {rest}")
 
 
 def examples(command: click.Command) -> tuple[list[str], list[str], list[str]]:
@@ -288,10 +216,6 @@ def page_name(name: str | None) -> str:
     return PROG if name is None else f"{PROG}-{name}"
 
 
-def _definitions(pairs: Iterable[tuple[str, str]]) -> str:
-    return "".join(f".TP\n\\fB{escape(term)}\\fR\n{inline(text)}\n" for term, text in pairs)
-
-
 def render_man(name: str | None) -> str:
     """The man page of the group (name None) or of one command."""
     command, ctx = _contexts(name)
@@ -307,12 +231,8 @@ def render_man(name: str | None) -> str:
         # No hyphenation and a ragged right edge: option names and literals stay whole.
         ".nh\n.ad l\n",
         section("NAME", f"{escape(page_name(name))} \\- {escape(' '.join(summary.split()))}\n"),
+        section("SYNOPSIS", _synopsis(name, command, ctx) + "\n"),
     ]
-    synopsis = usage(command, ctx)
-    if name is None:
-        for sub in commands():
-            synopsis += "\n.br\n" + usage(*_contexts(sub))
-    out.append(section("SYNOPSIS", synopsis + "\n"))
     description = [paragraph(p) for p in help_paragraphs(command.help)]
     description += [paragraph(p) for p in before] + [block(b) for b in page.description]
     out.append(section("DESCRIPTION", "".join(description)))
@@ -322,22 +242,36 @@ def render_man(name: str | None) -> str:
     out += [section(t, "".join(block(b) for b in blocks)) for t, blocks in page.sections]
     docs = exit_statuses()
     status_rows = ((str(int(s)), docs[s]) for s in page.exit_statuses)
-    out.append(section("EXIT STATUS", _definitions(status_rows)))
-    env_rows = [(k, ENVIRONMENT[k]) for k in page.environment]
-    env_rows += (
-        option_environment([None, *commands()], qualify=True)
-        if name is None
-        else option_environment([name], qualify=False)
-    )
-    out.append(section("ENVIRONMENT", _definitions(env_rows)))
+    out.append(section("EXIT STATUS", definitions(status_rows)))
+    out.append(section("ENVIRONMENT", definitions(_environment_rows(name, page))))
     if page.files:
-        out.append(section("FILES", _definitions((k, FILES[k]) for k in page.files)))
+        out.append(section("FILES", definitions((k, FILES[k]) for k in page.files)))
     if example_lines:
-        body = "".join(escape(line) + "\n" for line in example_lines)
-        text = f".PP\n.RS 4\n.nf\n{body}.fi\n.RE\n" + "".join(paragraph(p) for p in after)
-        out.append(section("EXAMPLES", text))
+        out.append(section("EXAMPLES", _examples_text(example_lines, after)))
     out.append(section("SEE ALSO", _see_also(name, page)))
     return "".join(out)
+
+
+def _synopsis(name: str | None, command: click.Command, ctx: click.Context) -> str:
+    """The command's usage; the group's page lists every command's too."""
+    synopsis = usage(command, ctx)
+    if name is None:
+        for sub in commands():
+            synopsis += "\n.br\n" + usage(*_contexts(sub))
+    return synopsis
+
+
+def _environment_rows(name: str | None, page: Page) -> list[tuple[str, str]]:
+    """The page's variables, then those of its options (every command's, on the group's)."""
+    rows = [(k, ENVIRONMENT[k]) for k in page.environment]
+    if name is None:
+        return rows + option_environment([None, *commands()], qualify=True)
+    return rows + option_environment([name], qualify=False)
+
+
+def _examples_text(example_lines: list[str], after: list[str]) -> str:
+    body = "".join(escape(line) + "\n" for line in example_lines)
+    return f".PP\n.RS 4\n.nf\n{body}.fi\n.RE\n" + "".join(paragraph(p) for p in after)
 
 
 def _commands_list() -> str:
@@ -346,7 +280,7 @@ def _commands_list() -> str:
         summary = command.get_short_help_str(limit=200)
         rows.append(
             f".TP\n\\fB{escape(sub)}\\fR\n"
-            + _fill(f"{_markup(summary)} See \\fB{escape(page_name(sub))}\\fR(1).")
+            + fill(f"{markup(summary)} See \\fB{escape(page_name(sub))}\\fR(1).")
             + "\n"
         )
     return "".join(rows)

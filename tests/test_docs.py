@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ssechat import _docgen
+from ssechat import _docgen, _roff
 from ssechat.cli import cli
 from ssechat.cli.manual import ENVIRONMENT, NORMALIZED_EVENTS, PAGES
 from ssechat.errors import ExitStatus
@@ -178,13 +178,13 @@ def test_every_option_has_help_and_its_default_in_the_page(name: str) -> None:
             continue
         assert param.help, f"ssechat {name} {param.opts[0]} has no help text"
         for opt in (*param.opts, *param.secondary_opts):
-            assert _docgen.escape(opt) in roff
+            assert _roff.escape(opt) in roff
         default = _docgen.option_default(param, ctx)
         if default is not None:
-            assert f"Default: \\fB{_docgen.escape(default)}\\fR" in roff
+            assert f"Default: \\fB{_roff.escape(default)}\\fR" in roff
         if isinstance(param.type, click.Choice):
             for choice in param.type.choices:
-                assert f"\\fB{_docgen.escape(str(choice))}\\fR" in roff
+                assert f"\\fB{_roff.escape(str(choice))}\\fR" in roff
 
 
 def test_every_exit_status_is_documented_once_in_errors_py() -> None:
@@ -193,7 +193,7 @@ def test_every_exit_status_is_documented_once_in_errors_py() -> None:
     overview = GENERATED["man/ssechat.1"]
     for status, text in docs.items():
         assert f".TP\n\\fB{int(status)}\\fR\n" in overview
-        assert _docgen.inline(text) in overview
+        assert _roff.inline(text) in overview
 
 
 def test_every_provider_variable_is_in_environment() -> None:
@@ -242,7 +242,7 @@ def test_help_ends_with_the_examples_of_the_page(name: str | None) -> None:
     roff = GENERATED[f"man/{_docgen.page_name(name)}.1"]
     examples = roff.split(".SH EXAMPLES\n", 1)[1]
     for line in lines:
-        assert _docgen.escape(line) in examples
+        assert _roff.escape(line) in examples
 
 
 # -- completions: syntax, and that they are click's --------------------------------
@@ -279,22 +279,22 @@ def test_completion_script_is_what_the_installed_command_prints(shell: str, file
 
 
 def test_escape_makes_roff_literal() -> None:
-    assert _docgen.escape("a\\b") == "a\\eb"
-    assert _docgen.escape("--flush") == "\\-\\-flush"
-    assert _docgen.escape(".data") == "\\&.data"
-    assert _docgen.escape("'quoted'") == "\\(aqquoted\\(aq"
-    assert _docgen.escape("it's") == "it\\(aqs"
-    assert _docgen.escape("a…b") == "a\\[u2026]b"
+    assert _roff.escape("a\\b") == "a\\eb"
+    assert _roff.escape("--flush") == "\\-\\-flush"
+    assert _roff.escape(".data") == "\\&.data"
+    assert _roff.escape("'quoted'") == "\\(aqquoted\\(aq"
+    assert _roff.escape("it's") == "it\\(aqs"
+    assert _roff.escape("a…b") == "a\\[u2026]b"
 
 
 def test_backticks_mark_literals_but_not_fences() -> None:
-    assert _docgen.inline("use `jq -r` now") == "use \\fBjq\\~\\-r\\fR now"
-    assert _docgen.inline("a ```json fence") == "a \\(ga\\(ga\\(gajson fence"
+    assert _roff.inline("use `jq -r` now") == "use \\fBjq\\~\\-r\\fR now"
+    assert _roff.inline("a ```json fence") == "a \\(ga\\(ga\\(gajson fence"
 
 
 def test_paragraph_keeps_click_no_rewrap_blocks() -> None:
-    assert _docgen.paragraph("\b\nline one\n.two") == ".PP\n.nf\nline one\n\\&.two\n.fi\n"
-    assert _docgen.paragraph("one\ntwo") == ".PP\none two\n"
+    assert _roff.paragraph("\b\nline one\n.two") == ".PP\n.nf\nline one\n\\&.two\n.fi\n"
+    assert _roff.paragraph("one\ntwo") == ".PP\none two\n"
 
 
 def test_examples_are_split_out_of_the_epilog() -> None:
@@ -308,7 +308,7 @@ def test_examples_are_split_out_of_the_epilog() -> None:
 
 @given(st.text(alphabet=st.sampled_from("ab .'-`\\\u00e9"), max_size=300))
 def test_filled_text_is_safe_roff(text: str) -> None:
-    for line in _docgen.inline(text).split("\n"):
+    for line in _roff.inline(text).split("\n"):
         assert not line.startswith((".", "'")), line  # would be a roff request
         assert line.isascii()
         assert len(line) <= 80 or " " not in line  # only an unbreakable word is longer

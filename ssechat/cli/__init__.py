@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 from types import FrameType
-from typing import Any
 
 import click
 
@@ -132,48 +131,51 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     _reopen_closed_std_streams()
     if env is None:
         env = Environment()
-    status: Any = ExitStatus.OK
     try:
         try:
             status = cli.main(argv, prog_name="ssechat", standalone_mode=False, obj=env)
         finally:
             env.stdout_text.flush()  # inside the try, so EPIPE/ENOSPC is reported here
             env.stdout.flush()
-    except click.exceptions.Exit as exc:
-        status = exc.exit_code
-    except click.ClickException as exc:
+    except (Exception, KeyboardInterrupt) as exc:
+        status = _failure(env, exc)
+    return int(status or 0)
+
+
+def _failure(env: Environment, exc: BaseException) -> int:
+    """Say what went wrong in one line (a traceback with --debug); the exit status."""
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code
+    if isinstance(exc, click.ClickException):
         _error(env, f"error: {_usage_message(exc)}")
-        status = exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt, Interrupted) as exc:
+        return exc.exit_code
+    if isinstance(exc, (click.exceptions.Abort, KeyboardInterrupt, Interrupted)):
         reason = str(exc) if isinstance(exc, Interrupted) and str(exc) else "interrupted"
         _error(env, reason)
-        status = ExitStatus.INTERRUPTED
-    except (BrokenPipeError, ReaderGone):
+        return ExitStatus.INTERRUPTED
+    if isinstance(exc, (BrokenPipeError, ReaderGone)):
         # The reader of our stdout has gone (`| head`): not an error of ours.
         _quiet_stdout(env)
-        status = ExitStatus.OK
-    except SsechatError as exc:
-        if env.debug:
-            _print_traceback(env)
+        return ExitStatus.OK
+    if env.debug:
+        _print_traceback(env)
+    if isinstance(exc, SsechatError):
         _error(env, f"error: {exc}")
-        status = exc.exit_status
-    except OSError as exc:
-        if env.debug:
-            _print_traceback(env)
-        where = f": {exc.filename}" if exc.filename else ""
-        if exc.errno == errno.EBADF and not where:
-            where = ": stdout"  # a closed stdout (`>&-`): cat says "write error"
-        _error(env, f"error: {exc.strerror or exc}{where}")
-        # stdout was flushed above: what is still pending could not be written
-        # (a full disk). Without this, Python's own flush at exit fails again
-        # and prints "Exception ignored ... OSError" and exits 120.
-        _quiet_stdout(env)
-        status = ExitStatus.INTERNAL_ERROR
-    except Exception as exc:  # the last line of defence: a bug, said in one line
-        if env.debug:
-            _print_traceback(env)
-        _error(
-            env, f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)"
-        )
-        status = ExitStatus.INTERNAL_ERROR
-    return int(status or 0)
+        return exc.exit_status
+    if isinstance(exc, OSError):
+        return _os_error(env, exc)
+    # the last line of defence: a bug, said in one line
+    _error(env, f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)")
+    return ExitStatus.INTERNAL_ERROR
+
+
+def _os_error(env: Environment, exc: OSError) -> int:
+    where = f": {exc.filename}" if exc.filename else ""
+    if exc.errno == errno.EBADF and not where:
+        where = ": stdout"  # a closed stdout (`>&-`): cat says "write error"
+    _error(env, f"error: {exc.strerror or exc}{where}")
+    # stdout was flushed above: what is still pending could not be written
+    # (a full disk). Without this, Python's own flush at exit fails again
+    # and prints "Exception ignored ... OSError" and exits 120.
+    _quiet_stdout(env)
+    return ExitStatus.INTERNAL_ERROR

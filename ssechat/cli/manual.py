@@ -65,7 +65,7 @@ FILES: Final[dict[str, str]] = {
     "Python prefix. They ask ssechat itself what to complete, so they follow its options.",
 }
 
-# DESIGN.md section 3: the normalized events, one JSON object per line.
+# The normalized events, one JSON object per line (docs/design.md, "Normalized events").
 NORMALIZED_EVENTS: Final[DefinitionList] = (
     (
         "start",

@@ -32,6 +32,7 @@ from ssechat.sse import DEFAULT_MAX_EVENT_BYTES
 
 if TYPE_CHECKING:
     from ssechat.pipeline import Outcome
+    from ssechat.sources import Source
 
 # The names of dialects.DIALECTS, here so that `parse-sse --events` does not
 # import the dialects (start-up time; tests/test_parse_sse.py checks they agree).
@@ -163,7 +164,33 @@ def parse_sse_cmd(
     start); a stream no dialect recognises is written as with --events
     (exit 0).
     """
-    if raw_events and (text_only or summary or dialect or dialect_files):
+    _check_modes(text_only, reasoning, summary, raw_events, dialect or dialect_files)
+    env = get_env()
+    regular = sources.all_regular_files(files, stdin=env.stdin)
+    flush_each = FlushPolicy(flush).flushes_each_event(input_is_regular_file=regular)
+    if raw_events:
+        writer = LineWriter(env.stdout, flush_each=flush_each)
+        return _plain_events(files, writer, eof, max_event_bytes)
+    load_dialect_files(dialect_files)
+    sink = _sink(summary, text_only, reasoning, flush_each)
+    try:
+        outcomes = [
+            _normalize(source, sink, dialect, summary, eof, max_event_bytes)
+            for source in sources.open_sources(files, stdin=env.stdin)
+        ]
+    finally:
+        sink.close()
+    note = sink.tool_call_note() if isinstance(sink, TextWriter) else None
+    if note:
+        env.warn(f"ssechat: note: {note}")
+    return exit_status(outcomes, allow_truncated=allow_truncated)
+
+
+def _check_modes(
+    text_only: bool, reasoning: bool, summary: bool, raw_events: bool, dialect: object
+) -> None:
+    """click.UsageError for output options that do not go together."""
+    if raw_events and (text_only or summary or dialect):
         raise click.UsageError(
             "--events cannot be combined with --text, --summary, --dialect or --dialect-file"
         )
@@ -171,49 +198,45 @@ def parse_sse_cmd(
         raise click.UsageError("--text and --summary are two different outputs: choose one")
     if reasoning and not text_only:
         raise click.UsageError("--reasoning goes with --text (JSON lines always carry reasoning)")
+
+
+def _sink(summary: bool, text_only: bool, reasoning: bool, flush_each: bool) -> EventSink:
+    """The writer of the chosen output: --summary, --text, or JSON lines."""
     env = get_env()
-    stdout = env.stdout
-    regular = sources.all_regular_files(files, stdin=env.stdin)
-    flush_each = FlushPolicy(flush).flushes_each_event(input_is_regular_file=regular)
-    if raw_events:
-        return _plain_events(files, LineWriter(stdout, flush_each=flush_each), eof, max_event_bytes)
-    from ssechat.pipeline import Pipeline
-    from ssechat.summary import Summary
-
-    load_dialect_files(dialect_files)
-
-    sink: EventSink
     if summary:
-        sink = Summary(stdout, flush_each=flush_each)
-    elif text_only:
+        from ssechat.summary import Summary
+
+        return Summary(env.stdout, flush_each=flush_each)
+    if text_only:
         stderr = env.stderr if reasoning else None
-        sink = TextWriter(stdout, flush_each=flush_each, reasoning=stderr)
-    else:
-        sink = JsonLinesWriter(stdout, flush_each=flush_each)
-    outcomes: list[Outcome] = []
-    try:
-        for source in sources.open_sources(files, stdin=env.stdin):
-            clock = None
-            if summary and not source.is_regular_file:
-                clock = _clock_from_now()
-            pipeline = Pipeline(
-                sink,
-                dialect=dialect,
-                max_event_bytes=max_event_bytes,
-                dispatch_at_eof=eof == "dispatch",
-                clock=clock,
-                warn=_warn,
-                name=source.display_name,
-            )
-            for chunk in source.chunks():
-                pipeline.feed(chunk)
-            outcomes.append(pipeline.close())
-    finally:
-        sink.close()
-    note = sink.tool_call_note() if isinstance(sink, TextWriter) else None
-    if note:
-        env.warn(f"ssechat: note: {note}")
-    return exit_status(outcomes, allow_truncated=allow_truncated)
+        return TextWriter(env.stdout, flush_each=flush_each, reasoning=stderr)
+    return JsonLinesWriter(env.stdout, flush_each=flush_each)
+
+
+def _normalize(
+    source: Source,
+    sink: EventSink,
+    dialect: str | None,
+    summary: bool,
+    eof: str,
+    max_event_bytes: int,
+) -> Outcome:
+    """One input through the pipeline into `sink`; its outcome for the exit status."""
+    from ssechat.pipeline import Pipeline
+
+    clock = _clock_from_now() if summary and not source.is_regular_file else None
+    pipeline = Pipeline(
+        sink,
+        dialect=dialect,
+        max_event_bytes=max_event_bytes,
+        dispatch_at_eof=eof == "dispatch",
+        clock=clock,
+        warn=_warn,
+        name=source.display_name,
+    )
+    for chunk in source.chunks():
+        pipeline.feed(chunk)
+    return pipeline.close()
 
 
 def _clock_from_now() -> Callable[[], float]:
@@ -232,7 +255,7 @@ def exit_status(outcomes: list[Outcome], *, allow_truncated: bool) -> int:
 def _plain_events(
     files: tuple[str, ...], writer: LineWriter, eof: str, max_event_bytes: int
 ) -> int:
-    """`--events`: the decoder's events as they are (DESIGN.md section 2)."""
+    """`--events`: the decoder's events as they are (docs/design.md, "SSE decoding")."""
     for source in sources.open_sources(files, stdin=get_env().stdin):
         decoder = InputDecoder(max_event_bytes=max_event_bytes, dispatch_at_eof=eof == "dispatch")
         for chunk in source.chunks():
