@@ -19,7 +19,7 @@ import orjson
 from ssechat.errors import InputError, UsageError
 from ssechat.inputs import InputDecoder
 from ssechat.repair import Repair
-from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, EventRun, Item, Retry, segments
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, Item, Retry
 
 CHUNK_SIZE: Final = 64 * 1024
 _EOF_CHOICES: Final = ("dispatch", "discard")
@@ -181,7 +181,7 @@ def _events(
 ) -> Iterator[dict[str, Any]]:
     decoder = InputDecoder(max_event_bytes=max_event_bytes, dispatch_at_eof=dispatch_at_eof)
     for chunk in chunks:
-        yield from _plain(decoder.feed_runs(chunk))
+        yield from _plain(decoder.feed(chunk))
     yield from _plain(decoder.close())
     if not decoder.looks_like_sse:
         _warn("the input does not look like SSE (no field or comment lines)")
@@ -256,16 +256,15 @@ class _Rows:
         return rows
 
 
-def _plain(items: list[Item] | list[Item | EventRun]) -> Iterator[dict[str, Any]]:
-    for segment in segments(items):
-        for item in segment.events() if isinstance(segment, EventRun) else segment:
-            if type(item) is Event:
-                if item.id:
-                    yield {"event": item.event, "data": item.data, "id": item.id}
-                else:
-                    yield {"event": item.event, "data": item.data}
-            elif type(item) is Retry:
-                yield {"retry": item.milliseconds}
+def _plain(items: list[Item]) -> Iterator[dict[str, Any]]:
+    for item in items:
+        if type(item) is Event:
+            if item.id:
+                yield {"event": item.event, "data": item.data, "id": item.id}
+            else:
+                yield {"event": item.event, "data": item.data}
+        elif type(item) is Retry:
+            yield {"retry": item.milliseconds}
 
 
 def _warn(message: str) -> None:

@@ -30,7 +30,7 @@ from typing import Final
 
 from ssechat import jsonload
 from ssechat.errors import EventTooLargeError, InputError
-from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, EventRun, Item
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, Item
 
 PRELUDE: Final = 12
 _MIN_FRAME: Final = PRELUDE + 4
@@ -109,6 +109,7 @@ class EventStreamDecoder:
 
     looks_like_sse = True  # the input was recognised as this format: never "not SSE"
     last_event_id = ""
+    ended_inside_event = False  # a cut frame is dropped: the dialect reports the cut
 
     def __init__(
         self,
@@ -124,9 +125,6 @@ class EventStreamDecoder:
         self._buffer = bytearray()
         self._offset = 0  # of the buffer's start in the input, for messages
         self._pending_error: InputError | None = None
-
-    def feed_runs(self, chunk: bytes) -> list[Item | EventRun]:
-        return list(self.feed(chunk))
 
     def feed(self, chunk: bytes) -> list[Item]:
         """The frames that `chunk` completes; a bad frame raises after the good ones."""

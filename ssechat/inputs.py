@@ -3,7 +3,8 @@
 `InputDecoder` has the interface of `sse.Decoder` and is what the pipeline
 and `parse-sse --events` read through: it holds the first bytes of the body
 until they tell the format (`sniff`), then hands everything to that format's
-decoder: SSE (`sse.Decoder`, nearly always decided on the first byte), NDJSON
+decoder: SSE (`sse_runs.RunDecoder`, the plain decoder with its batching
+layer; nearly always decided on the first byte), NDJSON
 (`ndjson.NdjsonDecoder`: Ollama) or the AWS event stream
 (`eventstream.EventStreamDecoder`: Bedrock). All three give `sse.Event`s, so
 everything after the decoder is the same for every format.
@@ -11,10 +12,12 @@ everything after the decoder is the same for every format.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Final, Literal, Protocol
 
 from ssechat import jsonload
-from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Decoder, EventRun, Item
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Item
+from ssechat.sse_runs import EventRun, RunDecoder
 
 Format = Literal["sse", "ndjson", "eventstream"]
 SNIFF_LIMIT: Final = 1024 * 1024  # bytes held at most before deciding "SSE"
@@ -25,10 +28,11 @@ _SPACE: Final = b" \t\r\n"
 class AnyDecoder(Protocol):
     """What the pipeline needs of a decoder (`sse.Decoder` and its siblings)."""
 
-    max_event_bytes: int
-    dispatch_at_eof: bool
-    comments: bool
-    events_dispatched: int
+    @property
+    def events_dispatched(self) -> int: ...
+
+    @property
+    def ended_inside_event(self) -> bool: ...
 
     @property
     def looks_like_sse(self) -> bool: ...
@@ -37,8 +41,6 @@ class AnyDecoder(Protocol):
     def last_event_id(self) -> str: ...
 
     def feed(self, chunk: bytes) -> list[Item]: ...
-
-    def feed_runs(self, chunk: bytes) -> list[Item | EventRun]: ...
 
     def close(self) -> list[Item]: ...
 
@@ -113,9 +115,11 @@ class InputDecoder:
         self.comments = comments
         self.format: Format | None = None
         self._head: bytes | None = b""  # until the format is known
-        self._inner: AnyDecoder = Decoder(
+        sse = RunDecoder(
             max_event_bytes=max_event_bytes, dispatch_at_eof=dispatch_at_eof, comments=comments
         )
+        self._inner: AnyDecoder = sse
+        self._feed_runs: Callable[[bytes], Sequence[Item | EventRun]] = sse.feed_runs
 
     @property
     def events_dispatched(self) -> int:
@@ -132,19 +136,23 @@ class InputDecoder:
     @property
     def ended_inside_event(self) -> bool:
         """After close(): the input ended inside an SSE event (`sse.Decoder`)."""
-        return bool(getattr(self._inner, "ended_inside_event", False))
+        return self._inner.ended_inside_event
 
     def feed(self, chunk: bytes) -> list[Item]:
-        from ssechat.sse import expand_runs
-
-        return expand_runs(self.feed_runs(chunk))
-
-    def feed_runs(self, chunk: bytes) -> list[Item | EventRun]:
+        """The items a read completes, as `sse.Decoder.feed` gives them."""
         if self._head is not None:
             chunk = self._sniffed(chunk, final=False)
             if not chunk:
                 return []
-        return self._inner.feed_runs(chunk)
+        return self._inner.feed(chunk)
+
+    def feed_runs(self, chunk: bytes) -> Sequence[Item | EventRun]:
+        """As `feed`, but SSE's uniform events may come as EventRuns (`ssechat.sse_runs`)."""
+        if self._head is not None:
+            chunk = self._sniffed(chunk, final=False)
+            if not chunk:
+                return []
+        return self._feed_runs(chunk)
 
     def close(self) -> list[Item]:
         if self._head is not None:
@@ -171,9 +179,11 @@ class InputDecoder:
             self._inner = NdjsonDecoder(
                 max_event_bytes=limit, dispatch_at_eof=at_eof, comments=self.comments
             )
+            self._feed_runs = self._inner.feed
             head = head[3:] if head.startswith(_BOM) else head
         elif found == "eventstream":
             from ssechat.eventstream import EventStreamDecoder
 
             self._inner = EventStreamDecoder(max_event_bytes=limit, dispatch_at_eof=at_eof)
+            self._feed_runs = self._inner.feed
         return head

@@ -14,7 +14,7 @@ final newline), and takes it for the cut otherwise. Lines that start with
 from __future__ import annotations
 
 from ssechat.errors import EventTooLargeError
-from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Event, EventRun, Item
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Event, Item
 
 
 def _event(line: bytes) -> Event:
@@ -45,9 +45,6 @@ class NdjsonDecoder:
         self.ended_inside_event = False
         self._parts: list[bytes] = []  # the unterminated last line, in parts (no quadratic joins)
         self._length = 0
-
-    def feed_runs(self, chunk: bytes) -> list[Item | EventRun]:
-        return list(self.feed(chunk))
 
     def feed(self, chunk: bytes) -> list[Item]:
         """The events of the lines that `chunk` completes."""

@@ -34,24 +34,11 @@ from typing import Any, Final
 from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
 from ssechat.dialects.base import MALFORMED, Dialect, error_fields, loads
+from ssechat.event_lines import raw_event_line
 from ssechat.inputs import InputDecoder
-from ssechat.normalized import (
-    TRUNCATED,
-    EventSink,
-    NormalizedEvent,
-    error_event,
-    raw_event_line,
-)
-from ssechat.sse import (
-    DEFAULT_MAX_EVENT_BYTES,
-    Comment,
-    Event,
-    EventRun,
-    Item,
-    Retry,
-    expand_runs,
-    segments,
-)
+from ssechat.normalized import TRUNCATED, EventSink, NormalizedEvent, error_event
+from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Event, Item, Retry
+from ssechat.sse_runs import EventRun, expand_runs, segments
 
 PENDING_LIMIT: Final = 16  # events that tell nothing, kept while the dialect is unknown
 HEAD_LIMIT: Final = 64 * 1024  # bytes of HTTP headers we wait for before giving up

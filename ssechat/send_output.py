@@ -12,10 +12,11 @@ only writes, and says whether anything of the response reached stdout
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import IO, Any, Protocol
 
+from ssechat.event_lines import raw_event_lines
 from ssechat.fold import Response
 from ssechat.normalized import (
     TERMINAL_ESCAPES,
@@ -24,9 +25,9 @@ from ssechat.normalized import (
     TextWriter,
     is_terminal,
     json_line,
-    raw_event_lines,
 )
-from ssechat.sse import EventRun, Item
+from ssechat.sse import Item
+from ssechat.sse_runs import EventRun
 from ssechat.summary import Summary
 
 
@@ -108,7 +109,7 @@ class Output:
             self.writer.write([chunk])
             self.begun = True
 
-    def event_lines(self, items: list[Item] | list[Item | EventRun]) -> None:
+    def event_lines(self, items: Sequence[Item | EventRun]) -> None:
         """The plain SSE events, for --events."""
         lines = raw_event_lines(items)
         if lines:

@@ -263,7 +263,7 @@ def test_a_responses_continuation_skips_what_it_already_had() -> None:
 
 def test_a_read_of_common_deltas_reaches_the_dialect_as_data(monkeypatch: Any) -> None:
     """A run's data strings go to `feed_run` as they are: no Event tuples made for them."""
-    from ssechat.sse import EventRun
+    from ssechat.sse_runs import EventRun
     from tests.test_dialects import START, anthropic_stream
 
     delta = '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":%s}}'

@@ -7,8 +7,9 @@ The first byte picks the options (size bound, EOF rule, comments), the next
 four the cut points; the rest is the stream. Checks, besides "no exception
 but the project's own": the events do not depend on the chunking (whenever
 neither run hit the size bound), no event's data is over the bound, and
-`feed_runs` (whole reads as EventRuns, as `parse-sse --events` reads) gives
-the same events and the same `--events` bytes.
+the batching layer (`sse_runs.RunDecoder.feed_runs`: whole reads as
+EventRuns, as `parse-sse --events` reads) gives the plain decoder's events
+and the same `--events` bytes.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import atheris
 
 with atheris.instrument_imports(include=["ssechat"]):
     from ssechat.errors import SsechatError
-    from ssechat.normalized import raw_event_line, raw_event_lines
-    from ssechat.sse import Comment, Decoder, EventRun, Item, expand_runs
+    from ssechat.event_lines import raw_event_line, raw_event_lines
+    from ssechat.sse import Comment, Decoder, Item
+    from ssechat.sse_runs import EventRun, RunDecoder, expand_runs
 
 from _harness import chunks, cut_points, main
 
@@ -26,7 +28,7 @@ LIMITS = (64, 1024, 1 << 20)
 
 
 def _decode(options: int, parts: list[bytes], *, runs: bool = False) -> tuple[list[Item], bool]:
-    decoder = Decoder(
+    decoder = (RunDecoder if runs else Decoder)(
         max_event_bytes=LIMITS[options % 3],
         dispatch_at_eof=bool(options & 4),
         comments=bool(options & 8),
@@ -34,7 +36,7 @@ def _decode(options: int, parts: list[bytes], *, runs: bool = False) -> tuple[li
     items: list[Item] = []
     try:
         for part in parts:
-            if runs:
+            if isinstance(decoder, RunDecoder):
                 read = decoder.feed_runs(part)
                 lines = b"".join(raw_event_lines(read))
                 expanded = expand_runs(read)
@@ -64,7 +66,7 @@ def test_one(data: bytes) -> None:
         assert whole == cut, "the events depend on how the input was cut"
     runs, runs_failed = _decode(options, chunks(body, cut_points(data[1:5], 4)), runs=True)
     if not runs_failed and not cut_failed:
-        assert runs == cut, "EventRuns give other events than feed"
+        assert runs == cut, "EventRuns give other events than the plain decoder"
     limit = LIMITS[options % 3]
     for item in whole:
         if hasattr(item, "data"):

@@ -19,6 +19,7 @@ from ssechat.cli.common import (
 )
 from ssechat.cli.dialect_files import dialect_file_option, load_dialect_files
 from ssechat.errors import ExitStatus
+from ssechat.event_lines import raw_event_lines
 from ssechat.inputs import InputDecoder
 from ssechat.normalized import (
     EventSink,
@@ -26,7 +27,6 @@ from ssechat.normalized import (
     JsonLinesWriter,
     LineWriter,
     TextWriter,
-    raw_event_lines,
 )
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES
 
