@@ -15,6 +15,18 @@ from hypothesis import strategies as st
 
 from ssechat import repair
 from ssechat.repair import RepairError, RepairTimeout, close_truncated, parse_tool_arguments
+from ssechat.repair.result import (
+    COMMAS,
+    COMMENTS,
+    FENCE,
+    JSONP,
+    KEYS,
+    LITERALS,
+    PROSE,
+    QUOTES,
+    TRAILING,
+    TRUNCATED,
+)
 
 # ------------------------------------------------------------- the completion pass
 
@@ -107,17 +119,17 @@ def test_nan_is_not_valid_json() -> None:
 @pytest.mark.parametrize(
     ("text", "value", "change"),
     [
-        ('```json\n{"a": 1}\n```', {"a": 1}, repair.FENCE),
-        ('```\n{"a": 1', {"a": 1}, repair.FENCE),
-        ('The answer: {"a": 1}. Hope it helps!', {"a": 1}, repair.PROSE),
-        ('See [1] and [2]: {"a": [1, 2]}', {"a": [1, 2]}, repair.PROSE),
-        ('{"a": 1}\nHope it helps!', {"a": 1}, repair.TRAILING),
-        ('callback({"a": 1});', {"a": 1}, repair.JSONP),
-        ("{'a': 'b'}", {"a": "b"}, repair.QUOTES),
-        ('{"a": True, "b": None}', {"a": True, "b": None}, repair.LITERALS),
-        ('{"a": 1, // note\n "b": 2}', {"a": 1, "b": 2}, repair.COMMENTS),
-        ('{"a": 1,}', {"a": 1}, repair.COMMAS),
-        ('{a: "b"}', {"a": "b"}, repair.KEYS),
+        ('```json\n{"a": 1}\n```', {"a": 1}, FENCE),
+        ('```\n{"a": 1', {"a": 1}, FENCE),
+        ('The answer: {"a": 1}. Hope it helps!', {"a": 1}, PROSE),
+        ('See [1] and [2]: {"a": [1, 2]}', {"a": [1, 2]}, PROSE),
+        ('{"a": 1}\nHope it helps!', {"a": 1}, TRAILING),
+        ('callback({"a": 1});', {"a": 1}, JSONP),
+        ("{'a': 'b'}", {"a": "b"}, QUOTES),
+        ('{"a": True, "b": None}', {"a": True, "b": None}, LITERALS),
+        ('{"a": 1, // note\n "b": 2}', {"a": 1, "b": 2}, COMMENTS),
+        ('{"a": 1,}', {"a": 1}, COMMAS),
+        ('{a: "b"}', {"a": "b"}, KEYS),
     ],
 )
 def test_stages_say_what_they_did(text: str, value: Any, change: str) -> None:
@@ -130,7 +142,7 @@ def test_stages_say_what_they_did(text: str, value: Any, change: str) -> None:
 def test_damaged_and_truncated_is_still_said_to_be_truncated() -> None:
     result = repair.repair_text("{'a': [1, 2")
     assert result.value == {"a": [1, 2]}
-    assert result.truncated and repair.TRUNCATED in result.changes
+    assert result.truncated and TRUNCATED in result.changes
 
 
 @pytest.mark.parametrize(
@@ -295,14 +307,30 @@ def test_tool_arguments_repair_is_bounded_in_time(monkeypatch: pytest.MonkeyPatc
     import time as _time
 
     from ssechat import repair as repair_module
+    from ssechat.repair import fallback
 
     def slow(text: str) -> object:
         _time.sleep(5)
         return {"never": True}
 
     monkeypatch.setattr(repair_module, "TOOL_ARGUMENTS_REPAIR_SECONDS", 0.2)
-    monkeypatch.setattr(repair_module, "_json_repair", slow)
+    monkeypatch.setattr(fallback, "json_repair", slow)
     started = _time.monotonic()
     with pytest.raises(repair_module.RepairError, match=r"within 0\.2 s"):
         repair_module.parse_tool_arguments("{'a': 1 'b': 2}")
     assert _time.monotonic() - started < 2
+
+
+def test_the_time_bound_is_skipped_off_the_main_thread() -> None:
+    """Signals reach only the main thread: elsewhere json_repair runs unbounded, and works."""
+    import threading
+
+    before = signal.getsignal(signal.SIGALRM)
+    results: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: results.append(repair.repair_text("{'a': 1}", timeout=0.5))
+    )
+    thread.start()
+    thread.join()
+    assert results[0].value == {"a": 1} and results[0].repaired
+    assert signal.getsignal(signal.SIGALRM) is before

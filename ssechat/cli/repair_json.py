@@ -28,7 +28,7 @@ from ssechat.normalized import FlushPolicy, LineWriter
 
 DEFAULT_MAX_BYTES = 64 * 1024**2
 # Normalized lines whose arguments are a fragment of a call, never a document
-# (DESIGN.md section 3): repairing one alone would invent JSON, so --field
+# (docs/design.md section 3): repairing one alone would invent JSON, so --field
 # leaves them as they are; the call's `tool_call` line carries the whole.
 FRAGMENT_TYPE = "tool_call_delta"
 TRUNCATED_MESSAGE = (
