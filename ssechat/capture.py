@@ -26,8 +26,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Final, NamedTuple
 
 from ssechat.errors import UsageError
 
@@ -38,9 +37,12 @@ _LINE_END_RE: Final = re.compile(rb"[\r\n]")
 _LINE_RE: Final = re.compile(rb"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")  # a line with its end
 
 
-@dataclass(frozen=True)
-class CaptureHeader:
-    """The response's status and content type, recorded at the top of a capture."""
+class CaptureHeader(NamedTuple):
+    """The response's status and content type, recorded at the top of a capture.
+
+    This and the other records here are NamedTuples: a frozen dataclass costs
+    start-up time (parse-sse and replay import this module).
+    """
 
     status: int = 200
     content_type: str = "text/event-stream"
@@ -156,8 +158,7 @@ class CaptureWriter:
         self.stream.close()
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A run of capture bytes that replay writes at one moment.
 
     `data` is the stream's own bytes, exactly, without ssechat's annotations.
@@ -172,8 +173,7 @@ class Segment:
     is_event: bool
 
 
-@dataclass(frozen=True)
-class Capture:
+class Capture(NamedTuple):
     """A parsed capture: its header (if annotated) and its segments in order."""
 
     header: CaptureHeader | None

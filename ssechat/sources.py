@@ -11,19 +11,20 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO, Final
 
 CHUNK_SIZE: Final = 64 * 1024
 STDIN_NAME: Final = "-"
 
 
-@dataclass
 class Source:
     """One input stream: a file, or stdin (`-`)."""
 
-    name: str
-    stream: IO[bytes]
+    __slots__ = ("name", "stream")
+
+    def __init__(self, name: str, stream: IO[bytes]) -> None:
+        self.name = name
+        self.stream = stream
 
     @property
     def display_name(self) -> str:

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Final, NamedTuple
 
 from ssechat.capture import Capture
 from ssechat.errors import UsageError
-from ssechat.sse import Decoder
 
 MAX_WAIT: Final = 1e7  # seconds; a longer wait overflows the clocks (and is a typo)
 
 
-@dataclass(frozen=True)
-class Timing:
+class Timing(NamedTuple):
     """When segments are written, in seconds after the start of a response.
 
     `delay=None` uses the recorded times of an annotated capture (0 between
     events of a plain one); a number puts that many seconds between events,
     whatever was recorded. `speed` divides every wait; `no_delay` removes them.
+    (A NamedTuple, not a dataclass: made at import, a dataclass costs start-up.)
     """
 
     speed: float = 1.0
@@ -83,6 +81,8 @@ def replay_to_stream(
 
 def ids_after(capture: Capture) -> list[str]:
     """The last event id after each segment (what a client would send to resume)."""
+    from ssechat.sse import Decoder  # only the server resumes: start-up of `replay FILE`
+
     decoder = Decoder()
     ids = []
     for segment in capture.segments:
