@@ -1,34 +1,13 @@
-"""Request builders for `send`: URL, headers and JSON body per provider.
+"""The request `send` makes of each provider: URL, headers and body, and its follow-ups.
 
-One table row per provider (`PROVIDERS`): its default base URL, the variable
-its key comes from, how the key is sent, the dialect its stream speaks and
-a function that builds the body from a `Prompt`. Everything here is pure
-(no network, no environment), so the request shapes are tested directly.
-
-- `openai`: POST {base}/chat/completions, `Authorization: Bearer`
-  (OPENAI_API_KEY); base https://api.openai.com/v1 (or $OPENAI_BASE_URL), model
-  gpt-4o-mini, `stream_options.include_usage` on. Any OpenAI-compatible server
-  (DeepSeek, Mistral, vLLM, Ollama's /v1, gateways) through `--base-url`.
-- `openai-responses`: POST {base}/responses, as above. `--background` (or
-  `"background": true` in a `--body`) asks for background mode, in which an
-  interrupted stream can be read on by id (`responses_continuation`).
-- `anthropic`: POST {base}/v1/messages, `x-api-key` (ANTHROPIC_API_KEY) and
-  `anthropic-version: 2023-06-01`; base https://api.anthropic.com, model
-  claude-sonnet-4-5, `max_tokens` 4096 unless `--max-tokens` (the API
-  requires one); `--schema` as `output_config.format`.
-- `coze`: POST {base}/v3/chat, `Authorization: Bearer` (COZE_API_TOKEN); base
-  $COZE_API_BASE, else https://api.coze.com (the international coze.com; bots
-  made on coze.cn need https://api.coze.cn); `user_id` "ssechat" unless
-  `--user-id`, `auto_save_history` true, the prompt as additional_messages.
-- `gemini`: POST {base}/models/{model}:streamGenerateContent?alt=sse,
-  `x-goog-api-key` (GEMINI_API_KEY); base
-  https://generativelanguage.googleapis.com/v1beta, model gemini-2.5-flash.
-
-`--body` sends a full body as given, with streaming forced on (`"stream":
-true`; Gemini streams by its URL). `--tools` takes function definitions in
-OpenAI's shape (`{"type": "function", "function": {...}}`), the flat shape
-(`{"name", "description", "parameters"}`) or Anthropic's (`input_schema`) and
-translates them to each provider's.
+One table row per provider (`PROVIDERS`): its default base URL and the
+variable that overrides it, the variable its key comes from, how the key is
+sent, the dialect its stream speaks, its path, and the body builder of
+`ssechat.bodies`. `build_request` makes the `Request` (with `--body` sent as
+given, streaming forced on); the follow-up requests continue or cancel one
+(`anthropic_prefill`, `responses_continuation`, `coze_cancel`). Everything
+here is pure (no network, no environment). docs/transport.md lists each
+provider's request.
 """
 
 from __future__ import annotations
@@ -37,48 +16,15 @@ import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from ssechat import __version__
+from ssechat import __version__, bodies
+from ssechat.bodies import JSONObject, Prompt, refuse
 from ssechat.errors import UsageError
 
-JSONObject = dict[str, Any]
-
 ANTHROPIC_VERSION: Final = "2023-06-01"
-ANTHROPIC_MAX_TOKENS: Final = 4096
-COZE_DEFAULT_USER: Final = "ssechat"
-SCHEMA_NAME: Final = "response"
 USER_AGENT: Final = f"ssechat/{__version__}"
-
-
-@dataclass(frozen=True)
-class Tool:
-    """A function the model may call, in no provider's shape."""
-
-    name: str
-    description: str
-    parameters: JSONObject
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """What the user asked for, from the command line."""
-
-    text: str | None = None
-    system: str | None = None
-    model: str | None = None
-    tools: tuple[Tool, ...] = ()
-    json_mode: bool = False
-    schema: JSONObject | None = None
-    schema_strict: bool = True  # openai, openai-responses: "strict" of the JSON schema
-    max_tokens: int | None = None
-    body: JSONObject | None = None  # --body: sent as given (streaming forced)
-    background: bool = False  # openai-responses: "background": true (continuable)
-    # coze
-    bot_id: str | None = None
-    user_id: str | None = None
-    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,186 +81,11 @@ class Provider:
     base_url_env: str | None = None
 
 
-# -- helpers --------------------------------------------------------------------
+# -- the table --------------------------------------------------------------------
 
 
 def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
-
-
-def _require_text(prompt: Prompt) -> str:
-    if prompt.text is None:
-        raise UsageError("no prompt: give it as arguments or on stdin")
-    return prompt.text
-
-
-def _refuse(provider: str, what: str, hint: str = "") -> UsageError:
-    return UsageError(f"{provider} does not support {what}" + (f"; {hint}" if hint else ""))
-
-
-def parse_tools(document: Any) -> tuple[Tool, ...]:
-    """Function definitions from a --tools file (a list, or {"tools": [...]})."""
-    if isinstance(document, dict) and "tools" in document:
-        document = document["tools"]
-    if not isinstance(document, list):
-        raise UsageError("--tools: expected a JSON list of function definitions")
-    tools: list[Tool] = []
-    for item in document:
-        if not isinstance(item, dict):
-            raise UsageError("--tools: every tool must be a JSON object")
-        spec = item.get("function", item) if item.get("type", "function") == "function" else item
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-            raise UsageError("--tools: every tool needs a name")
-        params = spec.get("parameters", spec.get("input_schema", {"type": "object"}))
-        if not isinstance(params, dict):
-            raise UsageError(f"--tools: the parameters of {spec['name']} must be a JSON object")
-        tools.append(Tool(spec["name"], str(spec.get("description", "")), params))
-    return tuple(tools)
-
-
-# -- body builders --------------------------------------------------------------
-
-
-def _openai_chat(prompt: Prompt, model: str | None) -> JSONObject:
-    messages: list[JSONObject] = []
-    if prompt.system:
-        messages.append({"role": "system", "content": prompt.system})
-    messages.append({"role": "user", "content": _require_text(prompt)})
-    body: JSONObject = {
-        "model": model,
-        "messages": messages,
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
-    if prompt.max_tokens is not None:
-        body["max_tokens"] = prompt.max_tokens
-    if prompt.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.parameters,
-                },
-            }
-            for t in prompt.tools
-        ]
-    if prompt.schema is not None:
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {
-                "name": SCHEMA_NAME,
-                "schema": prompt.schema,
-                "strict": prompt.schema_strict,
-            },
-        }
-    elif prompt.json_mode:
-        body["response_format"] = {"type": "json_object"}
-    return body
-
-
-def _openai_responses(prompt: Prompt, model: str | None) -> JSONObject:
-    body: JSONObject = {
-        "model": model,
-        "input": [{"role": "user", "content": _require_text(prompt)}],
-        "stream": True,
-    }
-    if prompt.system:
-        body["instructions"] = prompt.system
-    if prompt.max_tokens is not None:
-        body["max_output_tokens"] = prompt.max_tokens
-    if prompt.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "name": t.name,
-                "description": t.description,
-                "parameters": t.parameters,
-            }
-            for t in prompt.tools
-        ]
-    if prompt.schema is not None:
-        body["text"] = {
-            "format": {
-                "type": "json_schema",
-                "name": SCHEMA_NAME,
-                "schema": prompt.schema,
-                "strict": prompt.schema_strict,
-            }
-        }
-    elif prompt.json_mode:
-        body["text"] = {"format": {"type": "json_object"}}
-    return body
-
-
-def _anthropic(prompt: Prompt, model: str | None) -> JSONObject:
-    body: JSONObject = {
-        "model": model,
-        "max_tokens": prompt.max_tokens or ANTHROPIC_MAX_TOKENS,
-        "messages": [{"role": "user", "content": _require_text(prompt)}],
-        "stream": True,
-    }
-    if prompt.system:
-        body["system"] = prompt.system
-    if prompt.tools:
-        body["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": t.parameters}
-            for t in prompt.tools
-        ]
-    if prompt.schema is not None:
-        body["output_config"] = {"format": {"type": "json_schema", "schema": prompt.schema}}
-    elif prompt.json_mode:
-        raise _refuse("anthropic", "a JSON-object mode", "give a JSON schema with --schema")
-    return body
-
-
-def _coze(prompt: Prompt, model: str | None) -> JSONObject:
-    if not prompt.bot_id:
-        raise UsageError("coze needs --bot-id")
-    for given, what in (
-        (prompt.system, "--system (the bot's persona is set in the bot)"),
-        (prompt.tools, "--tools (plugins are set in the bot)"),
-        (prompt.json_mode or prompt.schema is not None, "--json or --schema"),
-        (prompt.max_tokens, "--max-tokens"),
-    ):
-        if given:
-            raise _refuse("coze", what)
-    return {
-        "bot_id": prompt.bot_id,
-        "user_id": prompt.user_id or COZE_DEFAULT_USER,
-        "stream": True,
-        "auto_save_history": True,
-        "additional_messages": [
-            {"role": "user", "content": _require_text(prompt), "content_type": "text"}
-        ],
-    }
-
-
-def _gemini(prompt: Prompt, model: str | None) -> JSONObject:
-    body: JSONObject = {"contents": [{"role": "user", "parts": [{"text": _require_text(prompt)}]}]}
-    if prompt.system:
-        body["systemInstruction"] = {"parts": [{"text": prompt.system}]}
-    if prompt.tools:
-        body["tools"] = [
-            {
-                "functionDeclarations": [
-                    {"name": t.name, "description": t.description, "parameters": t.parameters}
-                    for t in prompt.tools
-                ]
-            }
-        ]
-    config: JSONObject = {}
-    if prompt.max_tokens is not None:
-        config["maxOutputTokens"] = prompt.max_tokens
-    if prompt.schema is not None:
-        config["responseMimeType"] = "application/json"
-        config["responseJsonSchema"] = prompt.schema
-    elif prompt.json_mode:
-        config["responseMimeType"] = "application/json"
-    if config:
-        body["generationConfig"] = config
-    return body
 
 
 def _coze_path(prompt: Prompt, model: str | None) -> str:
@@ -338,7 +109,7 @@ PROVIDERS: Final[dict[str, Provider]] = {
             "gpt-4o-mini",
             lambda p, m: "/chat/completions",
             _bearer,
-            _openai_chat,
+            bodies.openai_chat,
             base_url_env="OPENAI_BASE_URL",
         ),
         Provider(
@@ -349,7 +120,7 @@ PROVIDERS: Final[dict[str, Provider]] = {
             "gpt-4o-mini",
             lambda p, m: "/responses",
             _bearer,
-            _openai_responses,
+            bodies.openai_responses,
             base_url_env="OPENAI_BASE_URL",
         ),
         Provider(
@@ -360,7 +131,7 @@ PROVIDERS: Final[dict[str, Provider]] = {
             "claude-sonnet-4-5",
             lambda p, m: "/v1/messages",
             lambda key: {"x-api-key": key},
-            _anthropic,
+            bodies.anthropic,
             extra_headers={"anthropic-version": ANTHROPIC_VERSION},
             base_url_env="ANTHROPIC_BASE_URL",
         ),
@@ -372,7 +143,7 @@ PROVIDERS: Final[dict[str, Provider]] = {
             None,
             _coze_path,
             _bearer,
-            _coze,
+            bodies.coze,
             base_url_env="COZE_API_BASE",
         ),
         Provider(
@@ -383,7 +154,7 @@ PROVIDERS: Final[dict[str, Provider]] = {
             "gemini-2.5-flash",
             _gemini_path,
             lambda key: {"x-goog-api-key": key},
-            _gemini,
+            bodies.gemini,
             base_url_env="GEMINI_BASE_URL",
         ),
     )
@@ -451,12 +222,6 @@ def parse_header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _force_stream(provider: Provider, body: JSONObject) -> JSONObject:
-    if provider.name == "gemini":
-        return body  # streaming is in the URL
-    return {**body, "stream": True}
-
-
 def build_request(
     provider_name: str,
     prompt: Prompt,
@@ -470,38 +235,16 @@ def build_request(
     `key` None sends no credentials (`send --no-auth`, a key-less local server).
     """
     provider = PROVIDERS[provider_name]
-    model = prompt.model or provider.default_model
-    if prompt.body is not None:
-        body = dict(prompt.body)
-        if prompt.model:
-            body["model"] = prompt.model
-        if provider.name == "gemini":
-            model = prompt.model or str(body.pop("model", "") or provider.default_model)
-        body = _force_stream(provider, body)
-    else:
-        body = provider.build(prompt, model)
+    body, model = _body(provider, prompt)
     if prompt.schema is not None and not prompt.schema_strict and provider.name in _NO_STRICT:
-        raise _refuse(provider.name, "--no-schema-strict", "its JSON schemas have no strict switch")
+        raise refuse(provider.name, "--no-schema-strict", "its JSON schemas have no strict switch")
     if prompt.background:
         if provider.name != "openai-responses":
-            raise _refuse(provider.name, "--background", "it is the Responses API's mode")
+            raise refuse(provider.name, "--background", "it is the Responses API's mode")
         body["background"] = True
-    all_headers = {
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream",
-        # Compression makes servers and proxies buffer a stream.
-        "Accept-Encoding": "identity",
-        "User-Agent": USER_AGENT,
-        **provider.extra_headers,
-        **(provider.auth(key) if key is not None else {}),
-    }
-    for name, value in headers:
-        # -H replaces a default header of the same name, whatever its case.
-        for existing in [k for k in all_headers if k.lower() == name.lower()]:
-            del all_headers[existing]
-        all_headers[name] = value
     if provider.name == "gemini" and not prompt.body and not model:
         raise UsageError("gemini needs --model")
+    all_headers = _headers(provider, key, headers)
     secret = tuple(k for k in all_headers if k.lower() in SECRET_HEADERS)
     return Request(
         "POST",
@@ -512,6 +255,41 @@ def build_request(
         provider.dialect,
         secret,
     )
+
+
+def _body(provider: Provider, prompt: Prompt) -> tuple[JSONObject, str | None]:
+    """The body, built or as given with `--body` (streaming forced on), and the model."""
+    model = prompt.model or provider.default_model
+    if prompt.body is None:
+        return provider.build(prompt, model), model
+    body = dict(prompt.body)
+    if prompt.model:
+        body["model"] = prompt.model
+    if provider.name == "gemini":  # the model is in the URL, and so is streaming
+        model = prompt.model or str(body.pop("model", "") or provider.default_model)
+        return body, model
+    return {**body, "stream": True}, model
+
+
+def _headers(
+    provider: Provider, key: str | None, extra: tuple[tuple[str, str], ...]
+) -> dict[str, str]:
+    """The request's headers: the defaults, the provider's and its key's, then -H."""
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        # Compression makes servers and proxies buffer a stream.
+        "Accept-Encoding": "identity",
+        "User-Agent": USER_AGENT,
+        **provider.extra_headers,
+        **(provider.auth(key) if key is not None else {}),
+    }
+    for name, value in extra:
+        # -H replaces a default header of the same name, whatever its case.
+        for existing in [k for k in headers if k.lower() == name.lower()]:
+            del headers[existing]
+        headers[name] = value
+    return headers
 
 
 def anthropic_prefill(request: Request, partial_text: str) -> Request | None:

@@ -1,54 +1,13 @@
 """The send session: one request's bytes through the pipeline, across retries.
 
-`transport.Loop` owns the network and the retry budget; `send_output` the
-writers (parse-sse's, with --final's fold); each dialect says how its
-response may be continued (`Dialect.continuation`). This module owns what a
-retry means for the output (DESIGN.md section 3, the `retry` event), and
-ends with parse-sse's verdict (`ssechat.verdict`):
-
-- every byte the server sends goes through the key redactor, then to the
-  capture (`--save`), then to the same `pipeline.Pipeline` as `parse-sse`
-  (SSE decoder, auto-detected dialect, writer); `--raw` also writes the bytes
-  themselves and `--events` the plain SSE events, with the pipeline still
-  underneath for the exit status;
-- content for the idle clock is whatever makes the dialect say something:
-  pings, keep-alive comments and empty events do not reset it;
-- a failure after output has begun is resumed as `--resume` says. `auto`:
-  continue where the provider allows it (`resume: "continue"`, see below);
-  otherwise restart in the JSON-lines and `--final` modes, where the `retry`
-  event (`resume: "restart"`) tells the consumer to drop what this response
-  emitted, and stop with the partial output kept in `--text` and `--raw`
-  modes, where a restart could not be told apart. `restart`: always restart
-  (refused with `--text`/`--raw` unless `--final`). `off`: never retry after
-  output began. Before output has begun a retry is a plain restart, but for
-  the two continuations that spare paying for the answer twice (below).
-- the continuations (`_continuation_request`), tried in this order. A
-  stream that carried SSE ids (after output began, no error event): the
-  same request with `Last-Event-ID`, continued only when the new stream's
-  first event carries an id not seen before (`ssechat.resume`); a server
-  that starts over is restarted, or given up in `--text` and `--raw`. A
-  Responses API request in background mode (`providers.is_background`; no
-  error event): GET
-  {base}/responses/{id}?stream=true&starting_after={last sequence_number}.
-  Anthropic, when the answer so far is text only (no thinking, no tool use,
-  no server tool) and the output is normalized events (JSON lines, `--text`,
-  `--summary`, `--final`; `--raw` and `--events` would show the second
-  message): the same request with the text so far as a final assistant turn
-  (`providers.anthropic_prefill`); an `overloaded_error` event does not
-  prevent it. In every case the pipeline keeps its dialect
-  (`Pipeline.continue_response`), which takes the new stream's start as the
-  same response, so the output holds one `start` and one `done`. A prefill
-  cannot end in whitespace: what it strips is dropped once from the start
-  of the continuation's text (`_splice`), so nothing is doubled;
-- a retryable error inside the stream (`overloaded_error` and the like) and a
-  stream cut off without its end marker are retried; the error or
-  truncation lines are held back and written only when no retry follows;
-- `--final` holds everything back and prints one complete answer at the end,
-  or nothing when there is none; the capture is rewritten on a restart, so
-  it always holds the response the output came from.
-
-Every retry writes `{"type": "retry", "attempt", "reason", "delay", "resume"}`
-in the JSON modes (`--events` included) and one notice line on stderr.
+`Session` is the `Handler` of the retry loop (`ssechat.transport.retry`):
+every byte the server sends goes through the key redactor, the capture
+(`--save`) and the same `Pipeline` as `parse-sse`, into the writers of
+`ssechat.send_output`; an error event or a cut that a retry may heal is held
+back until no retry follows. A failure after output has begun is continued
+(`ssechat.resume`), restarted with a `retry` line, or given up, as `--resume`
+and the mode say. The end is parse-sse's verdict (`ssechat.verdict`).
+docs/transport.md tells the rules.
 """
 
 from __future__ import annotations
@@ -65,38 +24,18 @@ from ssechat.errors import Interrupted
 from ssechat.inputs import InputDecoder
 from ssechat.keys import Redactor, StreamRedactor
 from ssechat.pipeline import Outcome, Pipeline
-from ssechat.providers import (
-    Request,
-    anthropic_prefill,
-    coze_cancel,
-    is_background,
-    responses_continuation,
-)
-from ssechat.resume import IdLog, NotResumed, Proof
+from ssechat.providers import Request, coze_cancel
+from ssechat.resume import Resumption
 from ssechat.send_output import Mode as Mode  # re-exported: the CLI names modes by it
 from ssechat.send_output import Output
-from ssechat.transport.failures import Failure, HTTPFailure, StreamFailure
+from ssechat.transport.failures import (
+    Failure,
+    HTTPFailure,
+    StreamFailure,
+    stream_error_retryable,
+)
 from ssechat.transport.retry import Loop
 from ssechat.transport.stream import Stream, send_once
-
-# In-stream error codes that mean "try again" (Anthropic, OpenAI, Coze wording).
-RETRYABLE_STREAM_ERRORS: Final = frozenset(
-    {
-        "overloaded_error",
-        "overloaded",
-        "server_overloaded",
-        "server_is_overloaded",
-        "rate_limit_error",
-        "rate_limit_exceeded",
-        "api_error",
-        "server_error",
-        "internal_server_error",
-        "service_unavailable",
-        # Not the provider's: an event whose data is not JSON, as when a proxy
-        # cuts the stream and sends its own error page. A new attempt heals it.
-        "invalid_json",
-    }
-)
 
 
 class Resume(str, Enum):
@@ -113,6 +52,13 @@ class Options:
     save: str | None = None
     flush_each: bool = True
     allow_truncated: bool = False
+
+
+def _cut() -> StreamFailure:
+    """The stream ended inside a response: a retry may heal it."""
+    return StreamFailure(
+        "the stream ended before the response was complete", reason="truncated", retryable=True
+    )
 
 
 class _Relay:
@@ -163,18 +109,11 @@ class Session:
         self.events_decoder = InputDecoder()
         self._capture_file = create_private(options.save) if options.save else None
         self._capture: CaptureWriter | None = None
-        # The next stream continues this response: "" (no), "stream" (the same
-        # stream read on) or "prefill" (a new message continuing the text).
-        self._continuation = ""
-        self._proof: Proof | None = None  # a Last-Event-ID continuation not yet proved
-        self._ids_resume = options.resume is Resume.AUTO  # cleared when a server starts over
-        self._skip = ""  # whitespace the prefill left out, not to be written twice
-        auto = options.resume is Resume.AUTO
-        self._background = auto and is_background(request)
-        self._prefills = (
-            auto
-            and request.provider == "anthropic"
-            and (options.final or options.mode not in (Mode.EVENTS, Mode.RAW))
+        # Prefills continue normalized output only (--raw and --events would show two messages).
+        self.resumption = Resumption(
+            request,
+            auto=options.resume is Resume.AUTO,
+            prefills=options.final or options.mode not in (Mode.EVENTS, Mode.RAW),
         )
         self._closing = False
         self._seconds: float | None = None
@@ -196,10 +135,7 @@ class Session:
         self._pipeline_closed = False
         self.outcome: Outcome | None = None
         self.response_started = self.clock()
-        self.last_event_id = ""
-        self.ids = IdLog()
-        # The answer's text so far, when a prefill may continue it.
-        self.partial: list[str] | None = [] if self._prefills else None
+        self.resumption.new_response()
         self.pending: list[dict[str, Any]] = []  # held until we know a retry replaces them
         self.truncated = False
         self.stream_error: str | None = None
@@ -210,70 +146,33 @@ class Session:
     def on_open(self, stream: Stream) -> None:
         self.redactor = StreamRedactor(self.secrets)
         self.events_decoder = InputDecoder()
-        if self._continuation:
+        if self.resumption.opened():
             # Same response, new connection: a fresh decoder, the same dialect.
             self.pipeline.continue_response()
             self.pending = []  # the error that interrupted it is healed
             self.stream_error = None
             self.stream_error_retryable = False
-            if self._continuation == "id":
-                self._proof = Proof(self.ids)
-            if self._continuation == "prefill":
-                partial = "".join(self.partial or ())
-                self._skip = partial[len(partial.rstrip()) :]
         else:
             self.response_started = self.clock()
             self.output.http_status(stream.status)
             self._open_capture(
                 CaptureHeader(stream.status, stream.content_type or "text/event-stream")
             )
-        self._continuation = ""
 
     def on_chunk(self, chunk: bytes, seconds: float) -> bool:
-        data = self.redactor.feed(chunk)
-        if self._proof is not None:
-            try:
-                proved = self._proof.feed(data)
-            except NotResumed as exc:
-                raise self._not_resumed(exc) from None
-            if proved is None:
-                return False
-            self._proof, data = None, proved
-        return self._process(data)
-
-    def _not_resumed(self, exc: NotResumed) -> StreamFailure:
-        """The server started over: no more Last-Event-ID; the retry restarts (or gives up)."""
-        self._proof = None
-        self._ids_resume = False
-        return StreamFailure(
-            f"the server started the stream again instead of resuming it ({exc})",
-            reason="not resumed",
-            retryable=True,
-        )
+        data = self.resumption.prove(self.redactor.feed(chunk))
+        return False if data is None else self._process(data)
 
     def on_end(self) -> None:
-        if self._proof is not None:
-            try:
-                self._proof.end()
-            except NotResumed as exc:
-                raise self._not_resumed(exc) from None
+        self.resumption.end()
         self._process(self.redactor.close())
         if self.options.mode is Mode.EVENTS and not self.options.final:
             self.output.event_lines(self.events_decoder.close())
         if self._cut_short():
-            # Not closed yet: a continuation feeds the same dialect; give_up closes it.
-            raise StreamFailure(
-                "the stream ended before the response was complete",
-                reason="truncated",
-                retryable=True,
-            )
+            raise _cut()  # not closed: a continuation feeds the same dialect; give_up closes it
         self._close_pipeline()
         if self.truncated:
-            raise StreamFailure(
-                "the stream ended before the response was complete",
-                reason="truncated",
-                retryable=True,
-            )
+            raise _cut()
         if self.stream_error is not None:
             raise StreamFailure(
                 self.stream_error,
@@ -294,13 +193,16 @@ class Session:
         )
 
     def before_retry(self, failure: Failure, retry: int, delay: float) -> Request | None:
-        continuation = self._continuation_request()
+        continuation = None
+        if self.options.resume is Resume.AUTO and not self._pipeline_closed:
+            errored, begun = self.stream_error is not None, self.output.begun
+            continuation = self.resumption.request_for(
+                self.pipeline.dialect, begun=begun, errored=errored
+            )
         if continuation is not None:
-            resume = "continue"
-            request, self._continuation = continuation
+            resume, request = "continue", continuation
         elif self._may_restart():
-            resume = "restart"
-            request, self._continuation = self.request, ""
+            resume, request = "restart", self.request
             self._new_response()
             self._reset_capture()
         else:
@@ -356,11 +258,7 @@ class Session:
             self.output.event_lines(self.events_decoder.feed_runs(chunk))
         self._content = False
         self.pipeline.feed(chunk)
-        last_id = self.pipeline.decoder.last_event_id
-        if last_id:
-            self.last_event_id = last_id
-        if self._ids_resume:
-            self.ids.add(chunk, last_id)
+        self.resumption.track(chunk, self.pipeline.decoder.last_event_id)
         return self._content
 
     def _close_pipeline(self) -> None:
@@ -388,44 +286,42 @@ class Session:
                 self._emit(produced, counted=True)
             return
         self._content = True
-        if self._skip:
-            produced = self._splice(produced)
+        produced = self.resumption.splice(produced)
         for index, event in enumerate(produced):
-            if event.get("type") != "error":
-                continue
-            code = str(event.get("code") or "")
-            message = str(event.get("message") or "")
-            if code == "truncated":
-                if self.options.allow_truncated:
-                    continue
-                self.truncated = True
-            else:
-                self.stream_error = self.redact(
-                    f"error event in the stream: {message}" + (f" ({code})" if code else "")
-                )
-                self.stream_error_retryable = (
-                    code in RETRYABLE_STREAM_ERRORS or "overloaded" in message.lower()
-                )
-                if not self.stream_error_retryable:
-                    continue
-            # The failing end waits until we know whether a retry replaces it.
-            self._emit(produced[:index], counted=counted)
-            self.pending += produced[index:]
-            if not self._closing and self.stream_error_retryable:
-                raise StreamFailure(
-                    self.stream_error or "error event", reason=code or "error event", retryable=True
-                )
-            return
+            if event.get("type") == "error" and self._failing_end(event):
+                # The failing end waits until we know whether a retry replaces it.
+                self._emit(produced[:index], counted=counted)
+                self.pending += produced[index:]
+                if not self._closing and self.stream_error_retryable:
+                    code = str(event.get("code") or "")
+                    raise StreamFailure(
+                        self.stream_error or "error event",
+                        reason=code or "error event",
+                        retryable=True,
+                    )
+                return
         self._emit(produced, counted=counted)
+
+    def _failing_end(self, event: dict[str, Any]) -> bool:
+        """Whether an error event ends the response badly: a cut, or an error a retry may heal.
+
+        An error no retry heals is written at once (the stream error is noted).
+        """
+        code = str(event.get("code") or "")
+        if code == "truncated":
+            self.truncated = not self.options.allow_truncated
+            return self.truncated
+        message = str(event.get("message") or "")
+        self.stream_error = self.redact(
+            f"error event in the stream: {message}" + (f" ({code})" if code else "")
+        )
+        self.stream_error_retryable = stream_error_retryable(code, message)
+        return self.stream_error_retryable
 
     def _emit(self, events: list[dict[str, Any]], *, counted: bool = False) -> None:
         if not events and not counted:
             return
-        partial = self.partial
-        if partial is not None:
-            for event in events:
-                if event.get("type") == "delta" and "index" not in event:
-                    partial.append(str(event.get("text", "")))
+        self.resumption.written(events)
         self.output.events(events, self._seconds, counted)
 
     def _finish(self) -> None:
@@ -439,35 +335,6 @@ class Session:
         if self.outcome is not None:
             verdict.check([self.outcome], allow_truncated=self.options.allow_truncated)
 
-    def _continuation_request(self) -> tuple[Request, str] | None:
-        """The request that continues this response where it stopped, and its kind.
-
-        None when the provider does not allow it here (module docstring).
-        """
-        if self.options.resume is not Resume.AUTO or self._pipeline_closed:
-            return None
-        if (
-            self.last_event_id
-            and self.output.begun
-            and self.stream_error is None
-            and self._ids_resume
-        ):
-            return self.request.with_headers({"Last-Event-ID": self.last_event_id}), "id"
-        dialect = self.pipeline.dialect
-        if dialect is None or not dialect.open:
-            return None
-        # What the provider allows is the dialect's to say; the request is built here.
-        point = dialect.continuation()
-        if point is None:
-            return None
-        if point.kind == "stream" and self._background and self.stream_error is None:
-            return responses_continuation(self.request, point.response_id, point.after), "stream"
-        if point.kind == "prefill" and self.partial and self._prefills:
-            prefilled = anthropic_prefill(self.request, "".join(self.partial))
-            if prefilled is not None:
-                return prefilled, "prefill"
-        return None
-
     def _may_restart(self) -> bool:
         """Whether a restart may follow: always before output, else as --resume and the mode say."""
         if not self.output.begun:
@@ -475,36 +342,6 @@ class Session:
         if self.options.resume is Resume.OFF:
             return False
         return self.options.final or self.options.mode not in (Mode.TEXT, Mode.RAW)
-
-    def _splice(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """A prefill continuation's first text, without the whitespace already written.
-
-        The prefill left the answer's trailing whitespace out; the model
-        usually begins with it again. It is dropped as far as it matches;
-        text that begins otherwise is kept whole (the whitespace written
-        stays: nothing is lost, nothing doubled).
-        """
-        skip = self._skip
-        spliced: list[dict[str, Any]] = []
-        for position, event in enumerate(events):
-            if not skip:
-                spliced += events[position:]
-                break
-            kind = event.get("type")
-            if kind == "delta" and "index" not in event:
-                text = str(event.get("text", ""))
-                same = 0
-                while same < min(len(skip), len(text)) and skip[same] == text[same]:
-                    same += 1
-                skip = skip[same:] if same == len(text) or same == len(skip) else ""
-                if text[same:]:
-                    spliced.append({**event, "text": text[same:]})
-                continue
-            if kind in ("tool_call_delta", "tool_call", "reasoning", "refusal"):
-                skip = ""  # something else came first: the text goes on as it is
-            spliced.append(event)
-        self._skip = skip
-        return spliced
 
     def _open_capture(self, header: CaptureHeader) -> None:
         if self._capture_file is not None and self._capture is None:

@@ -32,10 +32,6 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 KNOWN: frozenset[str] = frozenset(
     {
         "ssechat/capture.py: docstring over 20 lines",
-        "ssechat/cli/send.py: _prompt over 15 decisions",
-        "ssechat/cli/send.py: module over 400 lines",
-        "ssechat/cli/send.py: send_cmd over 15 decisions",
-        "ssechat/cli/send.py: send_cmd over 60 lines",
         "ssechat/dialects/__init__.py: _long_tail over 15 decisions",
         "ssechat/dialects/__init__.py: detect over 15 decisions",
         "ssechat/dialects/__init__.py: docstring over 20 lines",
@@ -72,13 +68,6 @@ KNOWN: frozenset[str] = frozenset(
         "ssechat/pipeline.py: close over 15 decisions",
         "ssechat/pipeline.py: docstring over 20 lines",
         "ssechat/pipeline.py: module over 400 lines",
-        "ssechat/providers.py: build_request over 15 decisions",
-        "ssechat/providers.py: docstring over 20 lines",
-        "ssechat/providers.py: module over 400 lines",
-        "ssechat/send.py: _continuation_request over 15 decisions",
-        "ssechat/send.py: _normalized over 15 decisions",
-        "ssechat/send.py: docstring over 20 lines",
-        "ssechat/send.py: module over 400 lines",
     }
 )
 

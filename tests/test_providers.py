@@ -1,4 +1,4 @@
-"""Request shapes per provider (ssechat/providers.py), as sent by the transport (`responses`)."""
+"""Request shapes per provider (providers.py, bodies.py), as sent by the transport (`responses`)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,17 @@ from typing import Any
 import pytest
 import responses
 
+from ssechat.bodies import ANTHROPIC_MAX_TOKENS, Prompt, Tool, parse_tools
 from ssechat.errors import UsageError
 from ssechat.providers import (
-    ANTHROPIC_MAX_TOKENS,
     ANTHROPIC_VERSION,
     PROVIDERS,
-    Prompt,
     Request,
-    Tool,
     anthropic_prefill,
     base_url_for,
     build_request,
     is_background,
     parse_header,
-    parse_tools,
     responses_continuation,
 )
 from ssechat.transport.session import new_session

@@ -16,8 +16,9 @@ import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ssechat.bodies import Prompt
 from ssechat.errors import ExitStatus
-from ssechat.providers import Prompt, Request, build_request
+from ssechat.providers import Request, build_request
 from ssechat.transport.failures import (
     HTTPFailure,
     NetworkFailure,

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ssechat import jsonload
 from ssechat.cli.common import (
     EXAMPLES_HEADING,
-    Environment,
     Seconds,
     debug_option,
     flush_option,
@@ -20,8 +16,12 @@ from ssechat.cli.common import (
     quiet_option,
 )
 from ssechat.cli.dialect_files import dialect_file_option, load_dialect_files
-from ssechat.errors import ExitStatus, UsageError
+from ssechat.errors import ExitStatus
 from ssechat.normalized import FlushPolicy
+
+if TYPE_CHECKING:
+    from ssechat.send import Mode, Resume
+    from ssechat.transport.retry import Loop
 
 EXAMPLES = """\
   ssechat send "Name three prime numbers" --text
@@ -32,10 +32,10 @@ EXAMPLES = """\
 ENV_PREFIX = "SSECHAT_SEND_"
 """Every option's environment default: --idle-timeout is SSECHAT_SEND_IDLE_TIMEOUT."""
 
-# The rows of providers.PROVIDERS, named here so that `ssechat --version` does
-# not import the request builders (tests/test_send.py checks they agree).
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The rows of providers.PROVIDERS, named here so that `ssechat --version` does
+# not import the request builders (tests/test_send.py checks they agree).
 PROVIDER_NAMES = ("openai", "openai-responses", "anthropic", "coze", "gemini")
 
 
@@ -211,46 +211,14 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
     --api-key-file, --api-key-cmd; never from the command line. Proxies and
     CA bundles come from HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE.
     """
-    from ssechat import keys, providers, send
+    from ssechat import keys, send
+    from ssechat.cli import send_request
     from ssechat.redact import redact_header
 
-    modes = [m for m in ("text_mode", "events_mode", "raw_mode", "summary_mode") if opts[m]]
-    if len(modes) > 1:
-        raise click.UsageError("use at most one of --text, --events, --raw and --summary")
-    mode = {
-        "text_mode": send.Mode.TEXT,
-        "events_mode": send.Mode.EVENTS,
-        "raw_mode": send.Mode.RAW,
-        "summary_mode": send.Mode.SUMMARY,
-    }.get(modes[0] if modes else "", send.Mode.JSON)
-    if opts["final"] and mode not in (send.Mode.JSON, send.Mode.TEXT):
-        raise click.UsageError("--final goes with the JSON output or --text only")
-    resume = send.Resume(opts["resume"])
-    restart = resume is send.Resume.RESTART
-    if restart and mode in (send.Mode.TEXT, send.Mode.RAW) and not opts["final"]:
-        raise click.UsageError(
-            "--resume restart cannot be told apart in --text or --raw output; "
-            "use the JSON output or --final"
-        )
-
+    mode, resume = _mode(opts)
     load_dialect_files(opts["dialect_files"])
     env = get_env()
-    prompt_obj = _prompt(env, prompt, opts)
-    provider = providers.PROVIDERS[opts["provider"]]
-    base_url = providers.base_url_for(provider, opts["base_url"], env.environ)
-    key = _key(provider, base_url, opts, env)
-    headers = tuple(providers.parse_header(h) for h in opts["headers"])
-    request = providers.build_request(
-        provider.name,
-        prompt_obj,
-        key,
-        base_url=base_url,
-        headers=headers,
-    )
-    # -H values named as secrets (X-Access-Code, Cookie) are kept out of output as the key is.
-    secrets = [value for name, value in headers if redact_header(name, value) != value]
-    if key is not None:
-        secrets.insert(0, key)
+    request, secrets = send_request.build(env, prompt, opts)
     redact = keys.Redactor(secrets)
 
     def notice(message: str) -> None:
@@ -263,7 +231,6 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
         for name, value in request.headers.items():
             log(f"> {name}: {redact_header(name, value)}")
 
-    out = env.stdout
     flush_each = FlushPolicy(opts["flush"]).flushes_each_event(input_is_regular_file=False)
     options = send.Options(
         mode=mode,
@@ -273,121 +240,53 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
         flush_each=flush_each,
         allow_truncated=opts["allow_truncated"],
     )
-    from ssechat.transport.retry import Loop, RetryPolicy
-    from ssechat.transport.stream import Timeouts
-
-    loop = Loop(
-        RetryPolicy(
-            opts["retries"], opts["backoff_base"], opts["backoff_max"], opts["max_retry_wait"]
-        ),
-        Timeouts(
-            opts["connect_timeout"],
-            opts["first_event_timeout"],
-            opts["idle_timeout"],
-            opts["timeout"],
-        ),
-        log=log if env.debug else None,
-        redact=redact,
-    )
-    session = send.Session(request, options, out, notice, secrets)
-    send.run(loop, session)
+    loop = _loop(opts, log if env.debug else None, redact)
+    send.run(loop, send.Session(request, options, env.stdout, notice, secrets))
     return ExitStatus.OK
 
 
-def _key(provider: Any, base_url: str, opts: dict[str, Any], env: Environment) -> str | None:
-    """The API key, or None: --no-auth, or a server on this machine with no key set."""
-    from ssechat import keys, providers
+def _mode(opts: dict[str, Any]) -> tuple[Mode, Resume]:
+    """The output mode and --resume, refusing what cannot go together."""
+    from ssechat.send import Mode, Resume
 
-    source = keys.KeySource(opts["api_key_env"], opts["api_key_file"], opts["api_key_cmd"])
-    given = [o for o in ("api_key_env", "api_key_file", "api_key_cmd") if opts[o]]
-    if opts["no_auth"]:
-        if given:
-            names = ", ".join("--" + o.replace("_", "-") for o in given)
-            raise click.UsageError(f"--no-auth sends no key: drop {names}")
-        return None
-    try:
-        return keys.resolve_key(provider.key_env, source, env.environ)
-    except keys.MissingKey:  # a key that is set but malformed is refused, never dropped
-        if given or not providers.is_loopback(base_url):
-            raise
-        return None  # a local server (llama.cpp, vLLM, Ollama): no key was set, none is sent
+    modes = [m for m in ("text_mode", "events_mode", "raw_mode", "summary_mode") if opts[m]]
+    if len(modes) > 1:
+        raise click.UsageError("use at most one of --text, --events, --raw and --summary")
+    mode = {
+        "text_mode": Mode.TEXT,
+        "events_mode": Mode.EVENTS,
+        "raw_mode": Mode.RAW,
+        "summary_mode": Mode.SUMMARY,
+    }.get(modes[0] if modes else "", Mode.JSON)
+    if opts["final"] and mode not in (Mode.JSON, Mode.TEXT):
+        raise click.UsageError("--final goes with the JSON output or --text only")
+    resume = Resume(opts["resume"])
+    restart = resume is Resume.RESTART
+    if restart and mode in (Mode.TEXT, Mode.RAW) and not opts["final"]:
+        raise click.UsageError(
+            "--resume restart cannot be told apart in --text or --raw output; "
+            "use the JSON output or --final"
+        )
+    return mode, resume
 
 
-def _read_json(handle: Any, option: str) -> Any:
-    try:
-        return jsonload.loads(handle.read())  # too deep: invalid, exit 2
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{option}: not valid JSON ({exc})") from None
+def _loop(
+    opts: dict[str, Any], log: Callable[[str], None] | None, redact: Callable[[str], str]
+) -> Loop:
+    """The retry loop, with the policy and timeouts of the options."""
+    from ssechat.transport.retry import Loop, RetryPolicy
+    from ssechat.transport.stream import Timeouts
 
-
-def _prompt(env: Environment, words: tuple[str, ...], opts: dict[str, Any]) -> Any:
-    """The prompt (a providers.Prompt) from the arguments, or stdin when it is not a terminal."""
-    from ssechat import providers
-
-    body = _read_json(opts["body"], "--body") if opts["body"] else None
-    if body is not None and not isinstance(body, dict):
-        raise UsageError("--body: expected a JSON object")
-    text: str | None = " ".join(words) if words else None
-    if body is not None:
-        shaping = [
-            name
-            for name, given in (
-                ("a prompt", text is not None),
-                ("--system", opts["system"]),
-                ("--tools", opts["tools"]),
-                ("--json", opts["json_mode"]),
-                ("--schema", opts["schema"]),
-                ("--max-tokens", opts["max_tokens"]),
-            )
-            if given
-        ]
-        if shaping:
-            raise click.UsageError(f"--body sends the body as given: drop {', '.join(shaping)}")
-    elif text is None:
-        if env.stdin_isatty:
-            raise click.UsageError("no prompt: give it as arguments or on stdin")
-        text = _read_stdin(env)
-        if not text.strip():
-            raise click.UsageError("no prompt: stdin was empty")
-    elif _piped(env):
-        piped = _read_stdin(env)
-        if piped.strip():
-            text = f"{piped}\n\n{text}"  # as llm and sgpt: the piped text, then the words
-    schema = _read_json(opts["schema"], "--schema") if opts["schema"] else None
-    if schema is not None and not isinstance(schema, dict):
-        raise UsageError("--schema: expected a JSON object (a JSON schema)")
-    tools = providers.parse_tools(_read_json(opts["tools"], "--tools")) if opts["tools"] else ()
-    return providers.Prompt(
-        text=text,
-        system=opts["system"],
-        model=opts["model"],
-        tools=tools,
-        json_mode=opts["json_mode"],
-        schema=schema,
-        schema_strict=opts["schema_strict"],
-        max_tokens=opts["max_tokens"],
-        body=body,
-        background=opts["background"],
-        bot_id=opts["bot_id"],
-        user_id=opts["user_id"],
-        conversation_id=opts["conversation_id"],
+    policy = RetryPolicy(
+        opts["retries"], opts["backoff_base"], opts["backoff_max"], opts["max_retry_wait"]
     )
-
-
-def _read_stdin(env: Environment) -> str:
-    text = env.stdin.read().decode("utf-8", "replace")
-    return text[:-1] if text.endswith("\n") else text
-
-
-def _piped(env: Environment) -> bool:
-    """stdin is a pipe or a file (not a terminal, /dev/null or a socket left open)."""
-    if env.stdin_isatty:
-        return False
-    try:
-        mode = os.fstat(env.stdin.fileno()).st_mode
-    except (OSError, ValueError, AttributeError):
-        return True  # an in-memory stream, as click's test runner gives
-    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+    timeouts = Timeouts(
+        opts["connect_timeout"],
+        opts["first_event_timeout"],
+        opts["idle_timeout"],
+        opts["timeout"],
+    )
+    return Loop(policy, timeouts, log=log, redact=redact)
 
 
 def _with_env_defaults(command: click.Command) -> click.Command:

@@ -153,6 +153,31 @@ def status_retryable(status: int, headers: Mapping[str, str]) -> bool:
     return status in RETRY_STATUSES
 
 
+# In-stream error codes that mean "try again" (Anthropic, OpenAI, Coze wording).
+RETRYABLE_STREAM_ERRORS: Final = frozenset(
+    {
+        "overloaded_error",
+        "overloaded",
+        "server_overloaded",
+        "server_is_overloaded",
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        "api_error",
+        "server_error",
+        "internal_server_error",
+        "service_unavailable",
+        # Not the provider's: an event whose data is not JSON, as when a proxy
+        # cuts the stream and sends its own error page. A new attempt heals it.
+        "invalid_json",
+    }
+)
+
+
+def stream_error_retryable(code: str, message: str) -> bool:
+    """Whether an error event inside a stream is worth another try (an overload and the like)."""
+    return code in RETRYABLE_STREAM_ERRORS or "overloaded" in message.lower()
+
+
 def error_message(body: bytes, content_type: str = "") -> str:
     """The provider's own message from an error body (OpenAI, Anthropic, Coze, Gemini)."""
     text = body.decode("utf-8", "replace").strip()
