@@ -18,6 +18,7 @@ import orjson
 
 from ssechat.errors import InputError, UsageError
 from ssechat.inputs import InputDecoder
+from ssechat.normalized import Sink
 from ssechat.repair import Repair
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, Item, Retry
 
@@ -217,7 +218,7 @@ def repair_json(
 # -- helpers -------------------------------------------------------------------
 
 
-class _Collector:
+class _Collector(Sink):
     """A pipeline sink that keeps the events until `take()`."""
 
     def __init__(self) -> None:

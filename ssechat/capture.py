@@ -9,9 +9,8 @@ stream it recorded. The annotations, defined here and nowhere else:
 
 The first line, at the top of the file, records the HTTP status and content
 type of the response. `: t=SECONDS` stands before the first line of each
-event and records when that event began to arrive, in seconds since the
-request was sent (millisecond resolution). A capture without annotations is
-still a capture: replay then uses `--delay` between events.
+event: when it began to arrive, in seconds since the request was sent. A
+capture without annotations is still one: replay then uses `--delay`.
 
 Reading: `parse_capture(bytes)` / `read_capture(path)` give a `Capture`, its
 header and its `Segment`s (the stream's own bytes, one event each, with the

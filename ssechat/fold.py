@@ -9,7 +9,8 @@ both read from it, so that they cannot disagree about a response.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from ssechat.normalized import TRUNCATED, NormalizedEvent
 
@@ -54,30 +55,40 @@ class Response:
         self.last = seconds
 
     def add(self, event: NormalizedEvent, seconds: float | None = None) -> None:
+        """One normalized event of this response, arriving at `seconds`."""
         kind = event.get("type")
         if kind in _CONTENT and self.ttft is None and seconds is not None:
             self.ttft = seconds
-        if kind == "delta":
-            if not event.get("index"):
-                text = str(event.get("text", ""))
-                self.text.append(text)
-                self.answer_chars += len(text)
-        elif kind == "reasoning":
-            self.reasoning_chars += len(event.get("text", ""))
-        elif kind == "tool_call":
-            self.calls.append({k: v for k, v in event.items() if k != "type"})
-            if event.get("error"):
-                self.errors.append(f"tool call {event.get('name')!r}: {event['error']}")
-        elif kind == "usage":
-            self.usage = {k: v for k, v in event.items() if k != "type"}
-        elif kind == "done":
-            self.finish_reason = event.get("finish_reason")
-            self.done = True
-        elif kind == "error":
-            if event.get("code") == TRUNCATED:
-                self.truncated = True
-            else:
-                self.errors.append(str(event.get("message")))
+        fold = _FOLDS.get(kind)
+        if fold is not None:
+            fold(self, event)
+
+    def _delta(self, event: NormalizedEvent) -> None:
+        if not event.get("index"):
+            text = str(event.get("text", ""))
+            self.text.append(text)
+            self.answer_chars += len(text)
+
+    def _reasoning(self, event: NormalizedEvent) -> None:
+        self.reasoning_chars += len(event.get("text", ""))
+
+    def _tool_call(self, event: NormalizedEvent) -> None:
+        self.calls.append({k: v for k, v in event.items() if k != "type"})
+        if event.get("error"):
+            self.errors.append(f"tool call {event.get('name')!r}: {event['error']}")
+
+    def _usage(self, event: NormalizedEvent) -> None:
+        self.usage = {k: v for k, v in event.items() if k != "type"}
+
+    def _done(self, event: NormalizedEvent) -> None:
+        self.finish_reason = event.get("finish_reason")
+        self.done = True
+
+    def _error(self, event: NormalizedEvent) -> None:
+        if event.get("code") == TRUNCATED:
+            self.truncated = True
+        else:
+            self.errors.append(str(event.get("message")))
 
     def answer(self) -> dict[str, Any]:
         """The `--final` answer: text, tool calls, finish reason, usage."""
@@ -115,3 +126,14 @@ class Response:
             "max_gap_ms": ms(self.gap) if known else None,
             "events_per_s": round(self.events / span, 1) if span else None,
         }
+
+
+_FOLDS: Final[dict[Any, Callable[[Response, NormalizedEvent], None]]] = {
+    "delta": Response._delta,
+    "reasoning": Response._reasoning,
+    "tool_call": Response._tool_call,
+    "usage": Response._usage,
+    "done": Response._done,
+    "error": Response._error,
+}
+"""What each type of event adds to a response (other types add nothing)."""

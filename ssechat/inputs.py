@@ -65,22 +65,34 @@ def sniff(head: bytes, *, final: bool) -> Format | None:
         if len(head) < PRELUDE and not final:
             return None
         return "eventstream" if is_prelude(head) else "sse"
+    text = _body_start(head)
+    if not text:  # nothing yet but white space and comments
+        return "sse" if final or len(head) > SNIFF_LIMIT else None
+    if text[:1] != b"{":
+        return "sse"
+    return _sniff_objects(text, final=final)
+
+
+def _body_start(head: bytes) -> bytes | None:
+    """`head` after a BOM, white space and comment lines; None while a comment goes on."""
     text = head[3:] if head.startswith(_BOM) else head
     text = text.lstrip(_SPACE)
     while text[:1] == b":":  # comment lines first (capture annotations): skipped
         end = text.find(b"\n")
         if end < 0:
-            return "sse" if final or len(head) > SNIFF_LIMIT else None
+            return None
         text = text[end + 1 :].lstrip(_SPACE)
-    if not text:
-        return "sse" if final or len(head) > SNIFF_LIMIT else None
-    if text[:1] != b"{":
-        return "sse"
+    return text
+
+
+def _sniff_objects(text: bytes, *, final: bool) -> Format | None:
+    """NDJSON or SSE, for a body that starts with `{`; None: more bytes are needed."""
+    undecided: Format | None = "sse" if final or len(text) > SNIFF_LIMIT else None
     end = text.find(b"\n")
     if end < 0:
         if final and _object(text).get("done") in (True, False):
             return "ndjson"
-        return "sse" if final or len(text) > SNIFF_LIMIT else None
+        return undecided
     first = _object(text[:end])
     if not first:
         return "sse"
@@ -89,7 +101,7 @@ def sniff(head: bytes, *, final: bool) -> Format | None:
     rest = text[end:].lstrip(_SPACE)
     if rest:
         return "ndjson" if rest[:1] == b"{" else "sse"
-    return "sse" if final or len(text) > SNIFF_LIMIT else None
+    return undecided
 
 
 def _object(line: bytes) -> dict[str, object]:

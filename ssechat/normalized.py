@@ -151,8 +151,15 @@ class LineWriter:
         self.stream.flush()
 
 
-class EventSink(Protocol):
-    """Where a pipeline sends what it produces (a writer, or the summary)."""
+class Sink(Protocol):
+    """Where a pipeline sends what it produces: a writer, the summary, `send`'s relay.
+
+    A sink that subclasses this gets the defaults of the last two methods.
+    A `timed` sink (the summary) gets one `write_timed` call per SSE event,
+    with its arrival time, instead of one `write` per read.
+    """
+
+    timed: bool = False
 
     def write(self, events: list[NormalizedEvent]) -> None:
         """Normalized events, in order, as one batch (one read of input)."""
@@ -162,6 +169,16 @@ class EventSink(Protocol):
 
     def close(self) -> None:
         """End of all input: write what is pending and flush."""
+
+    def write_timed(
+        self, events: list[NormalizedEvent], seconds: float | None, counted: bool = True
+    ) -> None:
+        """The events one SSE event gave (`counted`) at `seconds`: only if `timed`."""
+        self.write(events)
+
+    def on_http_status(self, status: int) -> None:
+        """The HTTP status the input says its response had (`curl -i`, a capture)."""
+        return None
 
 
 _EVENT_JOINT = b'},{"type":'
@@ -188,7 +205,7 @@ def encode_lines(events: list[NormalizedEvent]) -> bytes:
     return array[1:-1].replace(_EVENT_JOINT, _EVENT_JOINT_AS_LINE_END) + b"\n"
 
 
-class JsonLinesWriter:
+class JsonLinesWriter(Sink):
     """Normalized events as JSON lines: the default output of parse-sse and send."""
 
     def __init__(self, stream: IO[bytes], *, flush_each: bool) -> None:
@@ -218,7 +235,7 @@ def is_terminal(stream: IO[bytes]) -> bool:
         return False
 
 
-class TextWriter:
+class TextWriter(Sink):
     """`--text`: the answer text only (choice 0), as plain UTF-8.
 
     Each response's text ends with a newline (added when the text does not end

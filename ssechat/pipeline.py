@@ -36,7 +36,7 @@ from ssechat.capture import parse_header, parse_time
 from ssechat.dialects.base import MALFORMED, Dialect, error_fields, loads
 from ssechat.event_lines import raw_event_line
 from ssechat.inputs import InputDecoder
-from ssechat.normalized import TRUNCATED, EventSink, NormalizedEvent, error_event
+from ssechat.normalized import TRUNCATED, NormalizedEvent, Sink, error_event
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Event, Item, Retry
 from ssechat.sse_runs import EventRun, expand_runs, segments
 
@@ -72,10 +72,10 @@ class Pipeline:
     """Normalize one input stream: `feed(bytes)` as it arrives, then `close()`.
 
     `sink` receives the normalized events (`write`), or `--events` lines
-    (`raw`) when no dialect recognises the stream. A sink with a
-    `write_timed(events, seconds)` method (the summary) is called once per
-    SSE event instead, with the events it gave (perhaps none) and its arrival
-    time: from capture annotations when the input has them, else from `clock`
+    (`raw`) when no dialect recognises the stream. A `timed` sink (the
+    summary) gets `write_timed(events, seconds)` once per SSE event instead,
+    with the events it gave (perhaps none) and its arrival time: from
+    capture annotations when the input has them, else from `clock`
     (seconds since the request, or since the pipeline started for live
     input), else None. What no SSE event gave (the end of input, a JSON error
     body) always goes to `write`.
@@ -83,7 +83,7 @@ class Pipeline:
 
     def __init__(
         self,
-        sink: EventSink,
+        sink: Sink,
         *,
         dialect: str | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
@@ -95,12 +95,12 @@ class Pipeline:
         self.sink = sink
         self.warn = warn
         self.name = name
-        self._write_timed: Callable[..., None] | None = getattr(sink, "write_timed", None)
+        self._timed = sink.timed
         # The format (SSE, NDJSON, AWS event stream) is told by the first bytes.
         self.decoder = InputDecoder(
             max_event_bytes=max_event_bytes,
             dispatch_at_eof=dispatch_at_eof,
-            comments=self._write_timed is not None,
+            comments=sink.timed,  # capture annotations carry the arrival times
         )
         self.dialect: Dialect | None = dialects.create(dialect) if dialect else None
         self.forced = dialect is not None  # --dialect: never detected anew
@@ -220,7 +220,7 @@ class Pipeline:
         if self._body is not None and self.decoder.events_dispatched:
             self._body = None
         dialect = self.dialect
-        if dialect is None or self._write_timed is not None or self.raw_mode:
+        if dialect is None or self._timed or self.raw_mode:
             self._items_slow(expand_runs(items))
             return
         out: list[NormalizedEvent] = []
@@ -279,8 +279,8 @@ class Pipeline:
                 dialect.malformed(item, exc, out)
             if item.event == "error" and dialect.errors == errors:
                 dialect.error_event(item, out)
-            if self._write_timed is not None:
-                self._write_timed(out, self.now)
+            if self._timed:
+                self.sink.write_timed(out, self.now)
             else:
                 batch.extend(out)
         if raw_lines:
@@ -297,7 +297,7 @@ class Pipeline:
             return dialect
         out: list[NormalizedEvent] = []
         dialect.close(out)  # a response that ends with the input (Gemini) ends here
-        if self._write_timed is not None:
+        if self._timed:
             self.sink.write(out)
         else:
             batch += out
@@ -331,8 +331,8 @@ class Pipeline:
             if type(earlier) is Event:
                 out: list[NormalizedEvent] = []
                 self.dialect.feed(earlier, out)
-                if self._write_timed is not None:
-                    self._write_timed(out, self.now)
+                if self._timed:
+                    self.sink.write_timed(out, self.now)
                 elif out:
                     self.sink.write(out)
         return True
@@ -370,9 +370,7 @@ class Pipeline:
 
     def _status(self, status: int) -> None:
         self.outcome.http_status = status
-        note = getattr(self.sink, "on_http_status", None)
-        if note is not None:
-            note(status)
+        self.sink.on_http_status(status)
         if not 200 <= status < 300:
             self.warn(f"{self.name}: the response's HTTP status was {status}")
 

@@ -23,6 +23,7 @@ from ssechat.capture import CaptureHeader, CaptureWriter, create_private
 from ssechat.errors import Interrupted
 from ssechat.inputs import InputDecoder
 from ssechat.keys import Redactor, StreamRedactor
+from ssechat.normalized import Sink
 from ssechat.pipeline import Outcome, Pipeline
 from ssechat.providers import Request, coze_cancel
 from ssechat.resume import Resumption
@@ -61,29 +62,28 @@ def _cut() -> StreamFailure:
     )
 
 
-class _Relay:
+class _Relay(Sink):
     """The pipeline's sink: hands every batch to the session before the real writer."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, timed: bool) -> None:
         self.session = session
+        self.timed = timed  # the summary wants arrival times
 
     def write(self, events: list[dict[str, Any]]) -> None:
         self.session._normalized(events, counted=False)
+
+    def write_timed(
+        self, events: list[dict[str, Any]], seconds: float | None, _: bool = True
+    ) -> None:
+        """One SSE event's normalized events (perhaps none): counted, as parse-sse does."""
+        self.session._seconds = seconds
+        self.session._normalized(events, counted=True)
 
     def raw(self, lines: list[bytes]) -> None:
         self.session._unrecognised(lines)
 
     def close(self) -> None:
         pass
-
-
-class _TimedRelay(_Relay):
-    """The same, for a sink that wants arrival times (the summary)."""
-
-    def write_timed(self, events: list[dict[str, Any]], seconds: float | None) -> None:
-        """One SSE event's normalized events (perhaps none): counted, as parse-sse does."""
-        self.session._seconds = seconds
-        self.session._normalized(events, counted=True)
 
 
 class Session:
@@ -125,7 +125,7 @@ class Session:
     def _new_response(self) -> None:
         """Forget the response so far (the start, or a restart)."""
         self.output.new_response()
-        relay = _TimedRelay(self) if self.options.mode is Mode.SUMMARY else _Relay(self)
+        relay = _Relay(self, timed=self.options.mode is Mode.SUMMARY)
         self.pipeline = Pipeline(
             relay,
             clock=lambda: self.clock() - self.response_started,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from ssechat.event_lines import raw_event_lines
 from ssechat.fold import Response
@@ -22,6 +22,7 @@ from ssechat.normalized import (
     TERMINAL_ESCAPES,
     JsonLinesWriter,
     LineWriter,
+    Sink,
     TextWriter,
     is_terminal,
     json_line,
@@ -37,16 +38,6 @@ class Mode(str, Enum):
     EVENTS = "events"
     RAW = "raw"
     SUMMARY = "summary"
-
-
-class Sink(Protocol):
-    """Where normalized events go (JsonLinesWriter, TextWriter, Summary)."""
-
-    def write(self, events: list[dict[str, Any]]) -> None: ...
-
-    def raw(self, lines: list[bytes]) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class Output:
@@ -80,9 +71,8 @@ class Output:
         self.begun = False
 
     def http_status(self, status: int) -> None:
-        note = getattr(self.sink, "on_http_status", None)
-        if note is not None:
-            note(status)
+        if self.sink is not None:
+            self.sink.on_http_status(status)
 
     def events(self, events: list[dict[str, Any]], seconds: float | None, counted: bool) -> None:
         """Normalized events; `counted`: one SSE event's, at `seconds` (the summary)."""
@@ -93,9 +83,8 @@ class Output:
         sink = self.sink
         if sink is None:
             return
-        timed = getattr(sink, "write_timed", None)
-        if timed is not None:
-            timed(events, seconds, counted)
+        if sink.timed:
+            sink.write_timed(events, seconds, counted)
         else:
             sink.write(events)
         if (events and self.mode is not Mode.TEXT) or any(

@@ -25,11 +25,13 @@ from __future__ import annotations
 from typing import IO
 
 from ssechat.fold import Response
-from ssechat.normalized import NormalizedEvent, json_line
+from ssechat.normalized import NormalizedEvent, Sink, json_line
 
 
-class Summary:
+class Summary(Sink):
     """A pipeline sink that writes one summary line per response."""
+
+    timed = True
 
     def __init__(self, stream: IO[bytes], *, flush_each: bool = True) -> None:
         self.stream = stream

@@ -26,13 +26,13 @@ from ssechat.dialects.anthropic import Anthropic
 from ssechat.dialects.base import INCOMPLETE, MALFORMED
 from ssechat.dialects.openai_chat import OpenAIChat
 from ssechat.errors import InputError
-from ssechat.normalized import TRUNCATED, NormalizedEvent
+from ssechat.normalized import TRUNCATED, NormalizedEvent, Sink
 from ssechat.pipeline import Outcome, Pipeline
 from ssechat.sse import Decoder, Event
 from tests.conftest import case_input, corpus_params
 
 
-class ListSink:
+class ListSink(Sink):
     """A pipeline sink that keeps everything, for assertions."""
 
     def __init__(self) -> None:

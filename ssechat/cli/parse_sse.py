@@ -22,10 +22,10 @@ from ssechat.errors import ExitStatus
 from ssechat.event_lines import raw_event_lines
 from ssechat.inputs import InputDecoder
 from ssechat.normalized import (
-    EventSink,
     FlushPolicy,
     JsonLinesWriter,
     LineWriter,
+    Sink,
     TextWriter,
 )
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES
@@ -200,7 +200,7 @@ def _check_modes(
         raise click.UsageError("--reasoning goes with --text (JSON lines always carry reasoning)")
 
 
-def _sink(summary: bool, text_only: bool, reasoning: bool, flush_each: bool) -> EventSink:
+def _sink(summary: bool, text_only: bool, reasoning: bool, flush_each: bool) -> Sink:
     """The writer of the chosen output: --summary, --text, or JSON lines."""
     env = get_env()
     if summary:
@@ -215,7 +215,7 @@ def _sink(summary: bool, text_only: bool, reasoning: bool, flush_each: bool) -> 
 
 def _normalize(
     source: Source,
-    sink: EventSink,
+    sink: Sink,
     dialect: str | None,
     summary: bool,
     eof: str,
