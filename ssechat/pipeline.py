@@ -17,9 +17,9 @@ carry besides SSE:
   warning.
 
 The loop for the common case (a known dialect, no timing) is kept lean: a
-read goes to the dialect in one call, and a run of events of one type (an
-`EventRun` of the decoder) as its data strings, with no Event made for them
-when the dialect takes them whole (`Dialect.feed_run`).
+read's events go to the dialect in one call (`Dialect.feed`), a run of
+events of one type (an `EventRun` of the decoder) as an `EventBatch`, whose
+Events are made only if the dialect's templates do not take the run whole.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
-from ssechat.dialects.base import MALFORMED, Dialect, error_fields, loads
+from ssechat.dialects.base import Dialect, error_fields, loads
+from ssechat.dialects.templates import EventBatch
 from ssechat.event_lines import raw_event_line
 from ssechat.inputs import InputDecoder
 from ssechat.normalized import TRUNCATED, NormalizedEvent, Sink, error_event
@@ -43,7 +43,6 @@ from ssechat.sse_runs import EventRun, expand_runs, segments
 PENDING_LIMIT: Final = 16  # events that tell nothing, kept while the dialect is unknown
 HEAD_LIMIT: Final = 64 * 1024  # bytes of HTTP headers we wait for before giving up
 BODY_LIMIT: Final = 1024 * 1024  # bytes kept in case the input is a JSON error body
-_data: Final = itemgetter(1)  # an Event's data
 _QUOTE: Final = 80  # characters of a body that is not SSE, quoted in its error
 _JSON_BODY: Final = "the input is a JSON document, not an SSE stream"
 _BLANK_LINE: Final = re.compile(rb"\r?\n\r?\n")
@@ -226,21 +225,16 @@ class Pipeline:
         out: list[NormalizedEvent] = []
         rest: Sequence[Item] = ()
         for segment in segments(items):
-            if not self.forced and dialect.between():
-                # Between responses: the next event is detected anew (a mixed log).
-                rest = segment.events() if isinstance(segment, EventRun) else segment
-            # A read of the dialect's common events is taken whole, by their
-            # data (`Dialect.feed_run`): a run's data strings as they are, so
-            # that such a read never becomes Event tuples.
-            elif isinstance(segment, EventRun):
-                texts = segment.texts()
-                if not dialect.feed_run(texts, out):
-                    rest = dialect.feed_many(segment.events(texts), out)
-            elif not (
-                all(map(isinstance, segment, repeat(Event)))
-                and dialect.feed_run(list(map(_data, segment)), out)
-            ):
-                rest = dialect.feed_many(segment, out)
+            # The dialect takes a read's events in one call (`Dialect.feed`).
+            if isinstance(segment, EventRun):
+                events: Sequence[Event] = EventBatch(segment.event, segment.texts(), segment.id)
+            elif all(map(isinstance, segment, repeat(Event))):
+                events = cast("list[Event]", segment)
+            else:
+                events = [item for item in segment if type(item) is Event]
+            # Between responses, the next event is detected anew (a mixed log).
+            between = not self.forced and dialect.between()
+            rest = events if between else dialect.feed(events, out)
             if rest:
                 if out:
                     self.sink.write(out)
@@ -272,13 +266,7 @@ class Pipeline:
             if not self.forced and dialect.between():
                 dialect = self._redetect(item, batch)
             out: list[NormalizedEvent] = []
-            errors = dialect.errors
-            try:
-                dialect.feed(item, out)
-            except MALFORMED as exc:
-                dialect.malformed(item, exc, out)
-            if item.event == "error" and dialect.errors == errors:
-                dialect.error_event(item, out)
+            dialect.feed((item,), out)
             if self._timed:
                 self.sink.write_timed(out, self.now)
             else:
@@ -330,7 +318,7 @@ class Pipeline:
         for earlier in pending:
             if type(earlier) is Event:
                 out: list[NormalizedEvent] = []
-                self.dialect.feed(earlier, out)
+                self.dialect.feed((earlier,), out)
                 if self._timed:
                     self.sink.write_timed(out, self.now)
                 elif out:

@@ -266,7 +266,7 @@ def test_shapes_nobody_sends_never_crash_and_responses_stay_whole(
 ) -> None:
     dialect = dialects.create(name)
     out: list[NormalizedEvent] = []
-    dialect.feed_many([Event(kind, json.dumps(data), "") for kind, data in events], out)
+    dialect.feed([Event(kind, json.dumps(data), "") for kind, data in events], out)
     dialect.close(out)
     starts = [n for n, e in enumerate(out) if e["type"] == "start"]
     assert not out or starts[0] == 0  # nothing outside a response

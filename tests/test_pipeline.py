@@ -262,8 +262,9 @@ def test_a_responses_continuation_skips_what_it_already_had() -> None:
 
 
 def test_a_read_of_common_deltas_reaches_the_dialect_as_data(monkeypatch: Any) -> None:
-    """A run's data strings go to `feed_run` as they are: no Event tuples made for them."""
-    from ssechat.sse_runs import EventRun
+    """A run reaches the dialect as an EventBatch: no Event made when the template takes it."""
+    from ssechat.dialects.anthropic import Anthropic
+    from ssechat.dialects.templates import EventBatch
     from tests.test_dialects import START, anthropic_stream
 
     delta = '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":%s}}'
@@ -272,20 +273,24 @@ def test_a_read_of_common_deltas_reaches_the_dialect_as_data(monkeypatch: Any) -
     second = anthropic_stream(*[delta % json.dumps(f"b{i} ü") for i in range(200)])
     third = anthropic_stream(*[delta % json.dumps(f"c{i} ü") for i in range(200)])
     expanded: list[int] = []
-    events = EventRun.events
+    events = EventBatch.events
 
-    def counting_events(run: EventRun, texts: list[str] | None = None) -> Any:
-        expanded.append(len(run.values))
-        return events(run, texts)
+    def counting_events(batch: EventBatch) -> Any:
+        expanded.append(len(batch.datas))
+        return events(batch)
 
-    monkeypatch.setattr(EventRun, "events", counting_events)
+    monkeypatch.setattr(EventBatch, "events", counting_events)
     sink = ListSink()
     pipeline = Pipeline(sink)
     pipeline.feed(first)  # detection: Events, one at a time
     pipeline.feed(second)  # the template is learnt from the first of these
+    dialect = pipeline.dialect
+    assert isinstance(dialect, Anthropic)
     expanded.clear()
+    learns, hits = dialect.template_learns, dialect.template_hits
     pipeline.feed(third)
     assert expanded == []
+    assert (dialect.template_learns, dialect.template_hits) == (learns, hits + 200)
     pipeline.close()
     text = "".join(e["text"] for e in sink.events if e["type"] == "delta")
     assert text == "".join(

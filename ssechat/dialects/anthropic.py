@@ -28,19 +28,17 @@ import orjson
 
 from ssechat.dialects.base import (
     MALFORMED,
-    NO_TEMPLATE,
     Continuation,
     Dialect,
-    Template,
     ToolCall,
     after,
     as_dict,
-    learn_template,
     loads,
     usage_event_fields,
 )
+from ssechat.dialects.templates import NO_TEMPLATE, Template, datas_of, learn_template
 from ssechat.normalized import NormalizedEvent
-from ssechat.sse import Event, Item
+from ssechat.sse import Event
 
 # base.loads: orjson, then the standard library for what only it reads
 # (lone surrogate escapes, integers past 64 bits), never dropping the event.
@@ -84,7 +82,13 @@ class Anthropic(Dialect):
         """An answer of text only can go on as a prefill (even after overloaded_error)."""
         return Continuation("prefill") if self.open and self.text_only else None
 
-    def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
+    def feed(self, events: Sequence[Event], out: list[NormalizedEvent]) -> Sequence[Event]:
+        """A read of common events only in one go (`_feed_run`), else one by one (`_feed_each`)."""
+        if self._feed_run(datas_of(events), out):
+            return ()
+        return self._feed_each(events, out)
+
+    def _feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
         """A read of nothing but deltas of the open block, in one go (`Template.match_all`)."""
         if not (self.open and self.has_content):
             return False
@@ -101,14 +105,14 @@ class Anthropic(Dialect):
                 return True
         return False
 
-    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:  # noqa: C901
+    def _feed_each(self, items: Sequence[Event], out: list[NormalizedEvent]) -> Sequence[Event]:  # noqa: C901
         """The loop over one read's events, with the common deltas inlined.
 
         Nearly every event of a long answer is a text (or thinking, or tool
         input) delta of the open block, identical to the one before but for
         its string: once a template is learnt from one (`base.learn_template`),
         the next ones cost a parse of their string alone, and a read of
-        nothing else is done in one go (`feed_run`, which the pipeline tries
+        nothing else is done in one go (`_feed_run`, which `feed` tries
         first). An event that does not
         match takes the full path (`_payload`), which decides.
         """
@@ -121,8 +125,6 @@ class Anthropic(Dialect):
         calls = self.calls
         hits = 0
         for item in items:
-            if type(item) is not Event:
-                continue
             data = item[1]
             if hot:
                 text = text_match(data)
@@ -227,7 +229,7 @@ class Anthropic(Dialect):
             pass
         return False
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
             payload = _loads(event.data)
         except _JSONDecodeError:

@@ -16,23 +16,20 @@ module owns the rules that must be the same everywhere:
   by the end of the response is never repaired: it keeps the raw string and
   `error: "incomplete"`, so that it can never look executable.
 
-It also owns the template fast path the dialects share (`learn_template`,
-`Template.match`, `Template.match_all`): the common events of a long
-answer are identical but for one string, and only that string is parsed.
+The one entry point is `Dialect.feed` (a batch of events in); `read` is the
+plain path, one event at a time; the template fast path is in `templates`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
-from operator import itemgetter
-from typing import Any, ClassVar, Final, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import orjson
 
 from ssechat.jsonload import stdlib_loads
 from ssechat.normalized import TRUNCATED, NormalizedEvent, error_event, start_event
-from ssechat.sse import Event, Item
+from ssechat.sse import Event
 
 INCOMPLETE = "incomplete"
 # What a dialect may raise on JSON of an unexpected shape: reported as an
@@ -41,7 +38,6 @@ MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
-_PROBE: Final = "\x00probe"
 
 
 def loads(data: str) -> Any:
@@ -56,121 +52,6 @@ def loads(data: str) -> Any:
         return _loads(data)
     except _JSONDecodeError:
         return stdlib_loads(data)
-
-
-# -- the template fast path ------------------------------------------------------
-
-
-class Template(NamedTuple):
-    """A common event's text around its one varying string (see `learn_template`).
-
-    `prefix` + a JSON string literal + `suffix` is that event with another
-    string in place: the literal alone is parsed, not the event. The empty
-    template (`NO_TEMPLATE`) matches nothing.
-    """
-
-    prefix: str
-    suffix: str
-    start: int  # len(prefix)
-    end: int  # -len(suffix)
-
-    def match(self, data: str) -> Any:
-        """The string in `data` if it is this template's event, else None.
-
-        None also when the middle is not one JSON string (`"a","b":"c"`,
-        `null`, a lone surrogate escape orjson refuses): the caller then
-        parses the whole event, which decides.
-        """
-        if data.startswith(self.prefix) and data.endswith(self.suffix) and self.prefix:
-            try:
-                value = _loads(data[self.start : self.end])
-            except _JSONDecodeError:
-                return None
-            if type(value) is str:
-                return value
-        return None
-
-    def match_all(self, datas: list[str]) -> list[str] | None:
-        """`match` for every one of `datas`, or None if any one is not a match.
-
-        For a read whose events are all the common one: the checks, slices
-        and parses run over the list in C (map), with no Python code per event.
-        """
-        prefix = self.prefix
-        if not (
-            prefix
-            and all(map(str.startswith, datas, repeat(prefix)))
-            and all(map(str.endswith, datas, repeat(self.suffix)))
-        ):
-            return None
-        try:
-            values = list(map(_loads, map(itemgetter(slice(self.start, self.end)), datas)))
-        except _JSONDecodeError:
-            return None
-        if not all(map(isinstance, values, repeat(str))):
-            return None
-        return values
-
-
-NO_TEMPLATE: Final = Template("", "", 0, 0)
-
-
-def learn_template(data: str, key: str, value: str, path: tuple[Any, ...]) -> Template | None:
-    """The template of the event `data` whose field `key` (at `path`) holds `value`.
-
-    Long answers come as thousands of events identical but for one string
-    (ids, model, block index, types, `"finish_reason":null` repeated). With
-    the text before and after that string known, the next event is checked
-    with `startswith`/`endswith` and only its string literal is parsed:
-    a third of the cost of parsing the event. The split is proven on this
-    event: its literal must decode to `value`, and the event with a probe
-    string in its place must parse to `document` with only that field
-    changed. A literal in that place then always means the same: the text
-    before it is tokenized alike whatever string follows, and so is the text
-    after.
-    """
-    marker = f'"{key}"'
-    at = data.find(marker)
-    while at >= 0:
-        start = at + len(marker)
-        while data[start : start + 1] in (" ", "\t", "\n", "\r", ":"):
-            start += 1
-        if data[start : start + 1] == '"':
-            end = _literal_end(data, start)
-            if 0 < end < len(data) and _proven(data, start, end, value, path):
-                return Template(data[:start], data[end:], start, end - len(data))
-        at = data.find(marker, at + 1)
-    return None
-
-
-def _literal_end(data: str, start: int) -> int:
-    """The index after the JSON string literal that opens at `data[start]` (a quote)."""
-    find = data.find
-    end = start
-    while True:
-        end = find('"', end + 1)
-        if end < 0:
-            return -1
-        backslashes = 0
-        while data[end - 1 - backslashes] == "\\":
-            backslashes += 1
-        if not backslashes % 2:
-            return end + 1
-
-
-def _proven(data: str, start: int, end: int, value: str, path: tuple[Any, ...]) -> bool:
-    try:
-        if _loads(data[start:end]) != value:
-            return False
-        probed = _loads(data[:start] + orjson.dumps(_PROBE).decode() + data[end:])
-        expected = _loads(data)  # a fresh copy to change
-        place = expected
-        for step in path[:-1]:
-            place = place[step]
-        place[path[-1]] = _PROBE
-    except (_JSONDecodeError, LookupError, TypeError):
-        return False
-    return bool(probed == expected)
 
 
 class Continuation(NamedTuple):
@@ -237,40 +118,38 @@ class Dialect:
 
     # -- the interface the pipeline drives -----------------------------------
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def feed(self, events: Sequence[Event], out: list[NormalizedEvent]) -> Sequence[Event]:
+        """Translate a batch of SSE events (one read's); append the normalized events to `out`.
+
+        The one entry point. Returns the events after the one that ended the
+        response (`between`), for the pipeline to detect anew: a log may go
+        on with another provider's response. A dialect with a template fast
+        path (`learn_template`) overrides it, keeping `read` as its plain path.
+        """
+        read = self.read
+        for position, event in enumerate(events):
+            read(event, out)
+            if self.between():
+                return events[position + 1 :]
+        return ()
+
+    def read(self, event: Event, out: list[NormalizedEvent]) -> None:
+        """The plain path: one event, every field read (`translate`), never a crash.
+
+        JSON of an unexpected shape is a `malformed` error; an `event: error`
+        that the dialect's reading did not report is an error all the same.
+        """
+        errors = self.errors
+        try:
+            self.translate(event, out)
+        except MALFORMED as exc:
+            self.malformed(event, exc, out)
+        if event[0] == "error" and self.errors == errors:
+            self.error_event(event, out)
+
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         """Translate one SSE event; append the normalized events it gives to `out`."""
         raise NotImplementedError
-
-    def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
-        """Take a read's events of one type whole, by their data, if all are the common one.
-
-        The pipeline tries it first on the data of an EventRun
-        (`sse.Decoder.feed_runs`) or of a read of Events: False (nothing
-        done) leaves them to `feed_many`, as Events.
-        A dialect with a template fast path (`learn_template`) overrides it.
-        """
-        return False
-
-    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:
-        """Translate the events among one read's decoder items (the pipeline's loop).
-
-        Returns the items after the event that ended the response (`between`),
-        for the pipeline to detect anew: a log may go on with another
-        provider's response.
-        """
-        feed = self.feed
-        for position, item in enumerate(items):
-            if type(item) is Event:
-                errors = self.errors
-                try:
-                    feed(item, out)
-                except MALFORMED as exc:
-                    self.malformed(item, exc, out)
-                if item[0] == "error" and self.errors == errors:
-                    self.error_event(item, out)
-                if not self.open or (self.finish_reason is not None and self.between()):
-                    return items[position + 1 :]
-        return ()
 
     def between(self) -> bool:
         """Whether the next event may begin another response (of any dialect).
@@ -580,8 +459,8 @@ def error_fields(document: Any, default: str) -> tuple[str, Any]:
     return message, code
 
 
-def after(items: Sequence[Item], item: Item) -> Sequence[Item]:
-    """The items after `item` (found by identity: equal events may come before it).
+def after(items: Sequence[Event], item: Event) -> Sequence[Event]:
+    """The events after `item` (found by identity: equal events may come before it).
 
     For the loops that hand back what follows the end of a response: they
     do not count positions, which would cost every event of a long answer.

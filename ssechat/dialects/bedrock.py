@@ -58,7 +58,7 @@ class Bedrock(Dialect):
     def complete_at_eof(self) -> bool:
         return self.stopped  # messageStop came; only the metadata frame is missing
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         name = event.event
         try:
             payload = as_dict(loads(event.data)) if event.data else {}

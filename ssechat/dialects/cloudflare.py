@@ -37,7 +37,7 @@ from ssechat.sse import Event
 class Cloudflare(Dialect):
     name: ClassVar[str] = "cloudflare"
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data.strip()
         if data == "[DONE]":
             self.end(out, complete=True)

@@ -43,7 +43,7 @@ class Cohere(Dialect):
         super().begin(out, model, response_id)
         self.message_id = response_id
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
         try:
             payload = _loads(event.data)
         except _JSONDecodeError:

@@ -68,7 +68,7 @@ class Coze(Dialect):
             out[-1]["conversation_id"] = conversation_id
         self.status = None
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
         kind = event.event
         if kind == "done":
             if self.open:

@@ -63,7 +63,7 @@ class DashScope(Dialect):
         self.so_far = {}
         self.cumulative = None
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
             payload = as_dict(loads(event.data))
         except ValueError:

@@ -53,7 +53,7 @@ class Described(Dialect):
         super().begin(out, model, response_id)
         self.so_far = {}
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         described = self.description
         payload = _payload(event.data)
         kind, data = event.event, event.data

@@ -61,7 +61,7 @@ class Dify(Dialect):
             self.finish_reason = self.workflow_status
         super().close(out, cut=cut)
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
             payload = as_dict(loads(event.data))
         except ValueError:

@@ -97,7 +97,7 @@ class Gemini(Dialect):
     def complete_at_eof(self) -> bool:
         return self.finish_reason is not None
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
             chunk = _loads(event.data)
         except _JSONDecodeError:

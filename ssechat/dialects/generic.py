@@ -24,7 +24,7 @@ _JSONDecodeError = ValueError
 class Generic(Dialect):
     name: ClassVar[str] = "generic"
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data
         try:
             payload = _loads(data)

@@ -30,7 +30,7 @@ class LlamaCpp(Dialect):
     name: ClassVar[str] = "llamacpp"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"limit"})
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
             payload = loads(event.data)
         except ValueError:

@@ -39,7 +39,7 @@ class Ollama(Dialect):
     name: ClassVar[str] = "ollama"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"length"})
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
             line = loads(event.data)
         except ValueError:

@@ -37,18 +37,16 @@ import orjson
 
 from ssechat.dialects.base import (
     MALFORMED,
-    NO_TEMPLATE,
     Dialect,
-    Template,
     ToolCall,
     after,
     as_dict,
-    learn_template,
     loads,
     usage_event_fields,
 )
+from ssechat.dialects.templates import NO_TEMPLATE, Template, datas_of, learn_template
 from ssechat.normalized import NormalizedEvent
-from ssechat.sse import Event, Item
+from ssechat.sse import Event
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -111,7 +109,13 @@ class OpenAIChat(Dialect):
         self.ends_at_finish = self.last_finished = False
         self.indexes = {}
 
-    def feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
+    def feed(self, events: Sequence[Event], out: list[NormalizedEvent]) -> Sequence[Event]:
+        """A read of common events only in one go (`_feed_run`), else one by one (`_feed_each`)."""
+        if self._feed_run(datas_of(events), out):
+            return ()
+        return self._feed_each(events, out)
+
+    def _feed_run(self, datas: list[str], out: list[NormalizedEvent]) -> bool:
         """A read of common chunks only, in one go (`Template.match_all`)."""
         if not self.open or self.finishes:  # inside a response, before any finish
             return False
@@ -134,14 +138,14 @@ class OpenAIChat(Dialect):
         self.template_hits += len(datas)
         return True
 
-    def feed_many(self, items: Sequence[Item], out: list[NormalizedEvent]) -> Sequence[Item]:  # noqa: C901
+    def _feed_each(self, items: Sequence[Event], out: list[NormalizedEvent]) -> Sequence[Event]:  # noqa: C901
         """The loop over one read's events, with the common chunks inlined.
 
         Nearly every chunk of a long answer is one choice whose delta is one
         text fragment (or one fragment of an open call's arguments): such a
         chunk that has the learnt template's text around its string costs a
         parse of that string alone (`base.learn_template`), and a read of
-        nothing else is done in one go (`feed_run`, which the pipeline tries
+        nothing else is done in one go (`_feed_run`, which `feed` tries
         first); one that has not, a JSON
         parse and a few lookups here; anything else goes through `_chunk`,
         which reads every field.
@@ -154,8 +158,6 @@ class OpenAIChat(Dialect):
         args_prefix, args_suffix, args_start, args_end = self.args_template
         hits = 0
         for item in items:
-            if type(item) is not Event:
-                continue
             data = item[1]
             if hot:
                 if text_prefix and data.startswith(text_prefix) and data.endswith(text_suffix):
@@ -275,7 +277,7 @@ class OpenAIChat(Dialect):
         self.template_hits += hits
         return ()
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data
         try:
             chunk = _loads(data)

@@ -95,7 +95,7 @@ class OpenAIResponses(Dialect):
             return None if sequence is None else Continuation("stream", response_id, sequence)
         return None
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
         try:
             payload = _loads(event.data)
         except _JSONDecodeError:

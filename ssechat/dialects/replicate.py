@@ -35,7 +35,7 @@ def _object(data: str) -> dict[str, object]:
 class Replicate(Dialect):
     name: ClassVar[str] = "replicate"
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         name = event.event
         if name not in ("output", "logs", "error", "done"):
             return

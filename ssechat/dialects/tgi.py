@@ -31,7 +31,7 @@ class TGI(Dialect):
     name: ClassVar[str] = "tgi"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"length"})
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         try:
             payload = loads(event.data)
         except ValueError:

@@ -42,7 +42,7 @@ class VercelUI(Dialect):
     name: ClassVar[str] = "vercel-ui"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"length"})
 
-    def feed(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
         data = event.data.strip()
         if data == "[DONE]":
             self.end(out, complete=True)
