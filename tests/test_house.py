@@ -38,7 +38,6 @@ KNOWN: frozenset[str] = frozenset(
         "ssechat/dialects/anthropic.py: _payload over 15 decisions",
         "ssechat/dialects/anthropic.py: _feed_each over 15 decisions",
         "ssechat/dialects/anthropic.py: _feed_each over 60 lines",
-        "ssechat/dialects/base.py: docstring over 20 lines",
         "ssechat/dialects/base.py: emit_call over 60 lines",
         "ssechat/dialects/base.py: error_fields over 15 decisions",
         "ssechat/dialects/base.py: module over 400 lines",
