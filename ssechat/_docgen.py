@@ -38,8 +38,8 @@ from ssechat._roff import (
     protect,
     section,
 )
-from ssechat.cli import cli
 from ssechat.cli.common import EXAMPLES_HEADING
+from ssechat.cli.group import cli
 from ssechat.cli.manual import DATE, ENVIRONMENT, FILES, PAGES, Page
 from ssechat.errors import ExitStatus
 

@@ -19,8 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from ssechat import __version__
-from ssechat.cli import cli, main
-from ssechat.cli.common import Environment
+from ssechat.cli import main
+from ssechat.cli.environment import Environment
+from ssechat.cli.group import cli
 from tests.conftest import (
     EXAMPLES,
     ROOT,

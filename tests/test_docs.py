@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ssechat import _docgen, _roff
-from ssechat.cli import cli
+from ssechat.cli.group import cli
 from ssechat.cli.manual import ENVIRONMENT, NORMALIZED_EVENTS, PAGES
 from ssechat.errors import ExitStatus
 from tests.conftest import ROOT, run_ssechat

@@ -332,7 +332,7 @@ def test_any_option_value_is_a_usage_error_or_works_never_an_internal_error(
     import io
 
     from ssechat.cli import main
-    from ssechat.cli.common import Environment
+    from ssechat.cli.environment import Environment
 
     stderr = io.StringIO()
     env = Environment(

@@ -876,7 +876,7 @@ def test_the_request_log_line_escapes_control_characters_of_the_path() -> None:
 def test_any_timing_value_is_a_usage_error_or_plays(option: str, value: object) -> None:
     """One event, so no value makes the run wait: exit 0 or 2, never an internal error."""
     from ssechat.cli import main
-    from ssechat.cli.common import Environment
+    from ssechat.cli.environment import Environment
 
     stderr = io.StringIO()
     env = Environment(

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ssechat.cli import main
-from ssechat.cli.common import Environment
+from ssechat.cli.environment import Environment
 from ssechat.replay.faults import GARBAGE
 from tests.conftest import EXAMPLES, case_input, json_lines, load_corpus, run_ssechat
 from tests.test_replay import Served, serve

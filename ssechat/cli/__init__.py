@@ -1,10 +1,12 @@
-"""The command line: the click group, its four commands, and the entry point.
+"""The command line's entry point, `main()`; the click group is in `group.py`.
 
 This package is the only place that imports click. It parses options, wires
 the pipeline of the core modules and maps errors to exit statuses; no
 protocol logic lives here. `main()` owns what the user sees when things go
 wrong: one line on stderr, the exit status of `ssechat.errors.ExitStatus`,
-and a traceback only with `--debug` (or SSECHAT_DEBUG=1).
+and a traceback only with `--debug` (or SSECHAT_DEBUG=1). It imports click
+only when it runs the group: `repair-json` with plain arguments runs
+without it (docs/repair.md, "Start-up").
 """
 
 from __future__ import annotations
@@ -15,50 +17,13 @@ import os
 import signal
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-import click
-
-from ssechat import __version__
-from ssechat.cli.common import (
-    EXAMPLES_HEADING,
-    Environment,
-    ReaderGone,
-    SsechatGroup,
-    debug_option,
-    get_env,
-    quiet_option,
-)
+from ssechat.cli.environment import Environment, ReaderGone
 from ssechat.errors import ExitStatus, Interrupted, SsechatError
 
-ROOT_EXAMPLES = """\
-  ssechat parse-sse examples/openai-tool-call.sse
-  curl -sN "$URL" -d @body.json | ssechat parse-sse --text
-  ssechat parse-sse --events capture.sse | jq -r .data
-"""
-
-
-@click.group(
-    cls=SsechatGroup,
-    lazy_commands={
-        "parse-sse": "ssechat.cli.parse_sse:parse_sse_cmd",
-        "repair-json": "ssechat.cli.repair_json:repair_json_cmd",
-        "replay": "ssechat.cli.replay:replay_cmd",
-        "send": "ssechat.cli.send:send_cmd",
-    },
-    context_settings={"help_option_names": ["-h", "--help"]},
-    epilog=EXAMPLES_HEADING + ROOT_EXAMPLES,
-)
-@click.version_option(__version__, "-V", "--version", prog_name="ssechat")
-@quiet_option
-@debug_option
-@click.pass_context
-def cli(ctx: click.Context) -> None:
-    """Stream LLM responses over Server-Sent Events, Unix-pipe style.
-
-    Every command writes data to stdout and messages to stderr, and exits
-    with a documented status (see `man ssechat`).
-    """
-    get_env(ctx)  # main() gave one; click's test runner gets one made here
+if TYPE_CHECKING:
+    import click
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -82,6 +47,8 @@ def _print_traceback(env: Environment) -> None:
 
 def _usage_message(exc: click.ClickException) -> str:
     """click's error as one line (click's own is a 3-4 line block), with where to look."""
+    import click
+
     message = exc.format_message()
     ctx = getattr(exc, "ctx", None)
     if isinstance(exc, click.UsageError) and ctx is not None:
@@ -133,7 +100,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         env = Environment()
     try:
         try:
-            status = cli.main(argv, prog_name="ssechat", standalone_mode=False, obj=env)
+            status = _run(argv, env)
         finally:
             env.stdout_text.flush()  # inside the try, so EPIPE/ENOSPC is reported here
             env.stdout.flush()
@@ -142,17 +109,27 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     return int(status or 0)
 
 
+def _run(argv: list[str] | None, env: Environment) -> Any:
+    """The command's exit status: repair-json's plain forms without click, the rest by click."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["repair-json"]:
+        from ssechat.cli.repair_argv import run_without_click
+
+        status = run_without_click(args[1:], env)
+        if status is not None:
+            return status
+    from ssechat.cli.group import cli
+
+    return cli.main(argv, prog_name="ssechat", standalone_mode=False, obj=env)
+
+
 def _failure(env: Environment, exc: BaseException) -> int:
     """Say what went wrong in one line (a traceback with --debug); the exit status."""
-    if isinstance(exc, click.exceptions.Exit):
-        return exc.exit_code
-    if isinstance(exc, click.ClickException):
-        _error(env, f"error: {_usage_message(exc)}")
-        return exc.exit_code
-    if isinstance(exc, (click.exceptions.Abort, KeyboardInterrupt, Interrupted)):
-        reason = str(exc) if isinstance(exc, Interrupted) and str(exc) else "interrupted"
-        _error(env, reason)
-        return ExitStatus.INTERRUPTED
+    status = _click_failure(env, exc)
+    if status is not None:
+        return status
+    if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+        return _interrupted(env, exc)
     if isinstance(exc, (BrokenPipeError, ReaderGone)):
         # The reader of our stdout has gone (`| head`): not an error of ours.
         _quiet_stdout(env)
@@ -167,6 +144,28 @@ def _failure(env: Environment, exc: BaseException) -> int:
     # the last line of defence: a bug, said in one line
     _error(env, f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)")
     return ExitStatus.INTERNAL_ERROR
+
+
+def _click_failure(env: Environment, exc: BaseException) -> int | None:
+    """The status for click's own exceptions; None for others, or when click never loaded."""
+    if "click" not in sys.modules:
+        return None
+    import click
+
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code
+    if isinstance(exc, click.ClickException):
+        _error(env, f"error: {_usage_message(exc)}")
+        return exc.exit_code
+    if isinstance(exc, click.exceptions.Abort):
+        return _interrupted(env, exc)
+    return None
+
+
+def _interrupted(env: Environment, exc: BaseException) -> int:
+    reason = str(exc) if isinstance(exc, Interrupted) and str(exc) else "interrupted"
+    _error(env, reason)
+    return ExitStatus.INTERRUPTED
 
 
 def _os_error(env: Environment, exc: OSError) -> int:

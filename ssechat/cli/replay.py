@@ -12,12 +12,12 @@ import click
 
 from ssechat.cli.common import (
     EXAMPLES_HEADING,
-    Environment,
     Seconds,
     debug_option,
     get_env,
     quiet_option,
 )
+from ssechat.cli.environment import Environment
 from ssechat.errors import ExitStatus, UsageError
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ssechat import jsonload
-from ssechat.cli.common import Environment
+from ssechat.cli.environment import Environment
 from ssechat.errors import UsageError
 
 if TYPE_CHECKING:
