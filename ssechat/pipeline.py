@@ -3,28 +3,20 @@
 One object per input stream, fed bytes as they arrive (`feed`), finished
 with `close()`, which reports the `Outcome` the exit status is computed
 from. `parse-sse` drives it from files and stdin; `send` drives the very same
-object from the HTTP body, so both normalize alike. The sink is a writer of
-`ssechat.normalized` or the summary of `ssechat.summary`.
+object from the HTTP body, so both normalize alike. The sink (`Sink`) is a
+writer of `ssechat.normalized` or the summary of `ssechat.summary`.
 
-Around the decoder and the dialect, the pipeline handles what real inputs
-carry besides SSE:
-
-- `curl -i` output: an HTTP status line and headers before the body are
-  skipped (a warning says so when the status is not 2xx);
-- a JSON document where a stream was expected (an HTTP error body) becomes
-  one `error` event;
-- a stream no dialect recognises falls back to `--events` lines, with one
-  warning.
-
-The loop for the common case (a known dialect, no timing) is kept lean: a
-read's events go to the dialect in one call (`Dialect.feed`), a run of
-events of one type (an `EventRun` of the decoder) as an `EventBatch`, whose
-Events are made only if the dialect's templates do not take the run whole.
+Around the decoder and the dialect, it handles what real inputs carry besides
+SSE (`ssechat.envelope`: `curl -i` headers, a JSON error body), detects the
+dialect of each response, and falls back to `--events` lines, with one
+warning, for a stream no dialect recognises. The common case (a known
+dialect, no timing) reads a read's events from the decoder's batching layer
+(`ssechat.sse_runs`), a run as an `EventBatch` that the dialect's
+templates may take whole; docs/architecture.md follows a byte through it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -34,6 +26,7 @@ from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
 from ssechat.dialects.base import Dialect, error_fields, loads
 from ssechat.dialects.templates import EventBatch
+from ssechat.envelope import QUOTE, Body, HttpHead
 from ssechat.event_lines import raw_event_line
 from ssechat.inputs import InputDecoder
 from ssechat.normalized import TRUNCATED, NormalizedEvent, Sink, error_event
@@ -41,12 +34,6 @@ from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Event, Item, Retry
 from ssechat.sse_runs import EventRun, expand_runs, segments
 
 PENDING_LIMIT: Final = 16  # events that tell nothing, kept while the dialect is unknown
-HEAD_LIMIT: Final = 64 * 1024  # bytes of HTTP headers we wait for before giving up
-BODY_LIMIT: Final = 1024 * 1024  # bytes kept in case the input is a JSON error body
-_QUOTE: Final = 80  # characters of a body that is not SSE, quoted in its error
-_JSON_BODY: Final = "the input is a JSON document, not an SSE stream"
-_BLANK_LINE: Final = re.compile(rb"\r?\n\r?\n")
-_STATUS_LINE: Final = re.compile(rb"HTTP/\S+[ \t]+(\d{3})")
 
 
 def _ignore(message: str) -> None:
@@ -109,10 +96,8 @@ class Pipeline:
         self.now: float | None = None
         self._annotated = False
         self._pending: list[Event | Retry] = []
-        self._head: bytearray | None = bytearray()  # until HTTP headers are ruled out
-        self._head_status: int | None = None  # the status line of the last header block
-        self._body: bytearray | None = bytearray()  # until an event comes: a JSON body?
-        self._start = b""  # the first bytes, to quote when they are not SSE
+        self._head: HttpHead | None = HttpHead()  # until HTTP headers are ruled out
+        self._body: Body | None = Body()  # until an event comes: a JSON body?
         self.outcome = Outcome()
 
     # -- input -----------------------------------------------------------------
@@ -126,7 +111,7 @@ class Pipeline:
             if not chunk:
                 return
         if self._body is not None:
-            self._keep_body(chunk)
+            self._body.keep(chunk)
         items = self.decoder.feed_runs(chunk)
         if items:
             self._items(items)
@@ -153,7 +138,7 @@ class Pipeline:
             rest = self._skip_http_head(b"", final=True)
             if rest:
                 if self._body is not None:
-                    self._keep_body(rest)
+                    self._body.keep(rest)
                 self._items(self.decoder.feed(rest))
         tail = self.decoder.close()
         cut = self.decoder.ended_inside_event and self._is_cut(tail)
@@ -304,7 +289,7 @@ class Pipeline:
             try:
                 document = loads(item.data)
             except ValueError:
-                document = {"message": item.data.strip()[: 4 * _QUOTE]}
+                document = {"message": item.data.strip()[: 4 * QUOTE]}
             self._error(*error_fields(document, "an error event"))
             return False
         if name is None:
@@ -363,76 +348,28 @@ class Pipeline:
             self.warn(f"{self.name}: the response's HTTP status was {status}")
 
     def _skip_http_head(self, chunk: bytes, *, final: bool) -> bytes:
-        """Drop `curl -i`'s status line and headers (all blocks: 100 Continue, proxies)."""
+        """The body once `curl -i`'s head is over (then its status is said), else b""."""
         head = self._head
         assert head is not None
-        head += chunk
-        while True:
-            if len(head) < 5 and not final and b"HTTP/".startswith(bytes(head)):
-                return b""  # too short to tell yet
-            if not head.startswith(b"HTTP/"):
-                break
-            blank = _BLANK_LINE.search(head)
-            if blank is None:
-                if final or len(head) > HEAD_LIMIT:
-                    break
-                return b""
-            match = _STATUS_LINE.match(head)
-            if match:
-                # Kept across reads: the body may begin in a later one.
-                self._head_status = int(match.group(1))
-            del head[: blank.end()]
-        self._head = None
-        if self._head_status is not None:
-            self._status(self._head_status)
-        return bytes(head)
-
-    def _keep_body(self, chunk: bytes) -> None:
-        body = self._body
-        assert body is not None
-        if len(self._start) < _QUOTE:
-            self._start += chunk[: 4 * _QUOTE]
-        if len(body) + len(chunk) > BODY_LIMIT:
-            self._body = None
-        else:
-            body += chunk
+        body = head.skip(chunk, final=final)
+        if head.done:
+            self._head = None
+            if head.status is not None:
+                self._status(head.status)
+        return body
 
     def _no_events(self) -> None:
         """No SSE event at all: a JSON error body, something else, or nothing."""
-        # `send --save` keeps an HTTP error as its annotation comments, then the body.
-        body, status = _after_comments(bytes(self._body or b""))
-        status = status or self.outcome.http_status
-        if body[:1] in (b"{", b"["):
-            try:
-                document = loads(body.decode("utf-8", "replace"))
-            except ValueError:
-                document = None
-            if document is not None:
-                message, code = error_fields(document, _JSON_BODY)
-                self._error(message, code)
-                return
-        if self._start.strip() and not self.decoder.looks_like_sse:
-            # An HTML error page, plain text, a cut JSON body: an error, quoted.
-            start = " ".join(self._start.decode("utf-8", "replace").split())[:_QUOTE]
-            self._error(f"the input is not an SSE stream; it starts: {start!r}", "not_sse")
-        elif not 200 <= (status or 200) < 300:
-            # A capture of an HTTP error whose body is not JSON (an HTML page), or empty.
-            start = " ".join(body[: 4 * _QUOTE].decode("utf-8", "replace").split())[:_QUOTE]
-            self._error(f"HTTP {status}: {start!r}" if start else f"HTTP {status}", status)
+        if self._body is None:
+            return
+        found = self._body.error(
+            looks_like_sse=self.decoder.looks_like_sse, http_status=self.outcome.http_status
+        )
+        if found is not None:
+            self._error(*found)
 
     def _error(self, message: str, code: Any) -> None:
         """An error that no dialect reported: the input's shape, or `event: error` alone."""
         self.outcome.errors += 1
         self.outcome.first_error = self.outcome.first_error or message
         self._emit([error_event(message, code)])
-
-
-def _after_comments(data: bytes) -> tuple[bytes, int | None]:
-    """`data` stripped of its leading SSE comment lines, and the status a capture header gives."""
-    data, status = data.strip(), None
-    while data.startswith(b":"):
-        line, _, data = data.partition(b"\n")
-        header = parse_header(line[1:].decode("utf-8", "replace").strip())
-        status = header.status if header is not None else status
-        data = data.strip()
-    return data, status
