@@ -13,7 +13,7 @@ docs/transport.md tells the order and the rules.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from ssechat.providers import (
     Request,
@@ -25,6 +25,7 @@ from ssechat.transport.failures import StreamFailure
 
 if TYPE_CHECKING:
     from ssechat.dialects.base import Dialect
+    from ssechat.normalized import NormalizedEvent
 
 _ID_RE: Final = re.compile(rb"^id(?::[ ]?([^\r\n]*))?\r?$", re.M)
 _LINE_RE: Final = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")
@@ -195,7 +196,7 @@ class Resumption:
         if self.ids_resume:
             self.ids.add(chunk, last_id)
 
-    def written(self, events: list[dict[str, Any]]) -> None:
+    def written(self, events: list[NormalizedEvent]) -> None:
         """Events written: the answer's text is kept for a prefill."""
         partial = self.partial
         if partial is not None:
@@ -203,7 +204,7 @@ class Resumption:
                 if event.get("type") == "delta" and "index" not in event:
                     partial.append(str(event.get("text", "")))
 
-    def splice(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def splice(self, events: list[NormalizedEvent]) -> list[NormalizedEvent]:
         """A prefill continuation's first text, without the whitespace already written.
 
         The prefill left the answer's trailing whitespace out; the model
@@ -214,7 +215,7 @@ class Resumption:
         skip = self._skip
         if not skip:
             return events
-        spliced: list[dict[str, Any]] = []
+        spliced: list[NormalizedEvent] = []
         for position, event in enumerate(events):
             if not skip:
                 spliced += events[position:]

@@ -16,25 +16,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import IO, Any, Final
+from typing import IO, Final
 
 from ssechat import verdict
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
 from ssechat.errors import Interrupted
 from ssechat.inputs import InputDecoder
 from ssechat.keys import Redactor, StreamRedactor
-from ssechat.normalized import Sink
+from ssechat.normalized import NormalizedEvent, Sink
 from ssechat.pipeline import Outcome, Pipeline
 from ssechat.providers import Request, coze_cancel
 from ssechat.resume import Resumption
-from ssechat.send_output import Mode as Mode  # re-exported: the CLI names modes by it
-from ssechat.send_output import Output
-from ssechat.transport.failures import (
-    Failure,
-    HTTPFailure,
-    StreamFailure,
-    stream_error_retryable,
-)
+from ssechat.send_output import Mode, Output
+from ssechat.transport.failures import Failure, HTTPFailure, StreamFailure, stream_error_retryable
 from ssechat.transport.retry import Loop
 from ssechat.transport.stream import Stream, send_once
 
@@ -69,11 +63,11 @@ class _Relay(Sink):
         self.session = session
         self.timed = timed  # the summary wants arrival times
 
-    def write(self, events: list[dict[str, Any]]) -> None:
+    def write(self, events: list[NormalizedEvent]) -> None:
         self.session._normalized(events, counted=False)
 
     def write_timed(
-        self, events: list[dict[str, Any]], seconds: float | None, _: bool = True
+        self, events: list[NormalizedEvent], seconds: float | None, _: bool = True
     ) -> None:
         """One SSE event's normalized events (perhaps none): counted, as parse-sse does."""
         self.session._seconds = seconds
@@ -136,7 +130,7 @@ class Session:
         self.outcome: Outcome | None = None
         self.response_started = self.clock()
         self.resumption.new_response()
-        self.pending: list[dict[str, Any]] = []  # held until we know a retry replaces them
+        self.pending: list[NormalizedEvent] = []  # held until we know a retry replaces them
         self.truncated = False
         self.stream_error: str | None = None
         self.stream_error_retryable = False
@@ -276,7 +270,7 @@ class Session:
         self._content = True
         self.output.unrecognised(lines)
 
-    def _normalized(self, produced: list[dict[str, Any]], *, counted: bool) -> None:
+    def _normalized(self, produced: list[NormalizedEvent], *, counted: bool) -> None:
         """The dialect's events: write (or fold) them, holding back a failing end.
 
         `counted`: they are one SSE event's (the summary counts SSE events).
@@ -302,7 +296,7 @@ class Session:
                 return
         self._emit(produced, counted=counted)
 
-    def _failing_end(self, event: dict[str, Any]) -> bool:
+    def _failing_end(self, event: NormalizedEvent) -> bool:
         """Whether an error event ends the response badly: a cut, or an error a retry may heal.
 
         An error no retry heals is written at once (the stream error is noted).
@@ -318,7 +312,7 @@ class Session:
         self.stream_error_retryable = stream_error_retryable(code, message)
         return self.stream_error_retryable
 
-    def _emit(self, events: list[dict[str, Any]], *, counted: bool = False) -> None:
+    def _emit(self, events: list[NormalizedEvent], *, counted: bool = False) -> None:
         if not events and not counted:
             return
         self.resumption.written(events)

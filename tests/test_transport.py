@@ -20,6 +20,7 @@ from ssechat.bodies import Prompt
 from ssechat.errors import ExitStatus
 from ssechat.providers import Request, build_request
 from ssechat.transport.failures import (
+    Failure,
     HTTPFailure,
     NetworkFailure,
     StreamFailure,
@@ -65,6 +66,28 @@ def test_final_statuses(status: int) -> None:
 def test_x_should_retry_decides() -> None:
     assert status_retryable(400, {"x-should-retry": "true"})
     assert not status_retryable(503, {"X-Should-Retry": "false"})
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "reason", "retryable", "delay"),
+    [
+        (HTTPFailure(503, "busy", retryable=True, server_delay=2.0), 4, "http 503", True, 2.0),
+        (TimeoutFailure("idle", 60), 5, "idle timeout", True, None),
+        (TimeoutFailure("total", 600), 5, "total timeout", False, None),
+        (NetworkFailure("reset", reason="dropped"), 6, "dropped", True, None),
+        (NetworkFailure("bad cert", reason="tls", retryable=False), 6, "tls", False, None),
+        (StreamFailure("cut", reason="truncated", retryable=True), 3, "truncated", True, None),
+    ],
+)
+def test_one_failure_base_whose_retry_fields_never_change(
+    failure: Failure, status: int, reason: str, retryable: bool, delay: float | None
+) -> None:
+    assert isinstance(failure, Failure)
+    assert failure.exit_status == status
+    assert (failure.reason, failure.retryable, failure.server_delay) == (reason, retryable, delay)
+    for field in ("reason", "retryable", "server_delay"):
+        with pytest.raises(AttributeError):
+            setattr(failure, field, None)
 
 
 def test_full_jitter_stays_under_the_cap() -> None:

@@ -23,6 +23,7 @@ import pytest
 from ssechat import send as send_module
 from ssechat.errors import InputError
 from ssechat.providers import Request
+from ssechat.send_output import Mode
 from ssechat.transport.failures import StreamFailure
 from tests.conftest import EXAMPLES, json_lines, run_ssechat, ssechat_command
 
@@ -149,7 +150,7 @@ class FakeStream:
         return self.body
 
 
-def session(mode: send_module.Mode = send_module.Mode.JSON, **options: Any) -> Any:
+def session(mode: Mode = Mode.JSON, **options: Any) -> Any:
     request = Request("POST", "http://127.0.0.1:9/v1/chat", {}, {}, "openai", "openai-chat")
     out = io.BytesIO()
     notices: list[str] = []
@@ -205,7 +206,7 @@ def test_session_final_prints_nothing_without_a_complete_response() -> None:
 
 def test_session_summary_counts_sse_events_as_parse_sse() -> None:
     data = (EXAMPLES / "anthropic-text.sse").read_bytes()  # pings and stops say nothing
-    made, out, _ = session(send_module.Mode.SUMMARY)
+    made, out, _ = session(Mode.SUMMARY)
     assert attempt(made, data) is None
     parsed = json_lines(run_ssechat(["parse-sse", "--summary"], data).stdout)
     assert json_lines(out.getvalue())[0]["events"] == parsed[0]["events"]

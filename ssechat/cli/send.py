@@ -20,7 +20,8 @@ from ssechat.errors import ExitStatus
 from ssechat.normalized import FlushPolicy
 
 if TYPE_CHECKING:
-    from ssechat.send import Mode, Resume
+    from ssechat.send import Resume
+    from ssechat.send_output import Mode
     from ssechat.transport.retry import Loop
 
 EXAMPLES = """\
@@ -247,7 +248,8 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
 
 def _mode(opts: dict[str, Any]) -> tuple[Mode, Resume]:
     """The output mode and --resume, refusing what cannot go together."""
-    from ssechat.send import Mode, Resume
+    from ssechat.send import Resume
+    from ssechat.send_output import Mode
 
     modes = [m for m in ("text_mode", "events_mode", "raw_mode", "summary_mode") if opts[m]]
     if len(modes) > 1:
