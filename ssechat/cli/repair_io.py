@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NamedTuple
 
 from ssechat import jsonload, sources
 from ssechat.cli.environment import Environment
@@ -30,9 +29,8 @@ TRUNCATED_MESSAGE: Final = (
 )
 
 
-@dataclass(frozen=True)
-class RepairArgs:
-    """The command's parameters, named as click names them."""
+class RepairArgs(NamedTuple):
+    """The command's parameters, named as click names them (a NamedTuple: start-up time)."""
 
     file: str = "-"
     lines: bool = False
@@ -48,18 +46,15 @@ class RepairArgs:
     flush: str = "auto"
 
 
-@dataclass
 class _Run:
     """One run's settings and state: where to say things, and whether anything failed."""
 
-    env: Environment
-    args: RepairArgs
-    schema: Any = None
-    failed: bool = False
-
-    @property
-    def quiet(self) -> bool:
-        return self.env.quiet
+    def __init__(self, env: Environment, args: RepairArgs) -> None:
+        self.env = env
+        self.args = args
+        self.quiet = env.quiet
+        self.schema: Any = None
+        self.failed = False
 
 
 def run(env: Environment, args: RepairArgs) -> int:
