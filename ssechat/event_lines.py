@@ -14,7 +14,7 @@ from typing import cast
 
 import orjson
 
-from ssechat.normalized import json_line
+from ssechat.lines import json_line
 from ssechat.sse import Comment, Event, Item, Retry
 from ssechat.sse_runs import EventRun, segments
 

@@ -1,4 +1,4 @@
-"""Output: the normalized events, their JSON-lines and text writers, and the flush policy.
+"""Output: the normalized events and their JSON-lines and text writers.
 
 The normalized events are the contract of DESIGN.md section 3: one JSON object
 per line, `type` first. They are plain dicts built by the dialects (a dict
@@ -6,18 +6,17 @@ literal is the cheapest object Python makes, and the writer encodes it with
 orjson in one call); the TypedDicts below document their shapes for readers
 and for mypy, and the small constructors build the rarer ones.
 
-Every command that streams writes through a writer here, so the flush policy
-of DESIGN.md section 4 lives in one place: `auto` flushes after every event
-unless all input comes from regular files (saved logs go at full speed, live
-streams get no added latency), `event` always flushes, `never` only at the end.
+The writers write through `ssechat.lines.LineWriter`, which holds the flush
+policy and `json_line`.
 """
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import IO, Any, Final, Literal, Protocol, TypedDict
 
 import orjson
+
+from ssechat.lines import LineWriter, json_line
 
 NormalizedEvent = dict[str, Any]
 """One normalized event: a dict whose first key is `type` (see the TypedDicts)."""
@@ -101,56 +100,6 @@ def done_event(finish_reason: Any) -> NormalizedEvent:
     return {"type": "done", "finish_reason": finish_reason}
 
 
-class FlushPolicy(str, Enum):
-    """When the writer flushes stdout."""
-
-    AUTO = "auto"
-    EVENT = "event"
-    NEVER = "never"
-
-    def flushes_each_event(self, *, input_is_regular_file: bool) -> bool:
-        """Whether to flush after every event for input of this kind."""
-        if self is FlushPolicy.AUTO:
-            return not input_is_regular_file
-        return self is FlushPolicy.EVENT
-
-
-_dumps = orjson.dumps
-_NEWLINE = orjson.OPT_APPEND_NEWLINE
-
-
-def json_line(obj: Any) -> bytes:
-    """One compact UTF-8 JSON line (no ASCII escaping, key order kept)."""
-    try:
-        return _dumps(obj, option=_NEWLINE)
-    except TypeError:
-        # orjson refuses integers past 64 bits and lone surrogates (from JSON
-        # escapes such as "\ud800"); the standard library writes both, with
-        # escapes so the line stays valid UTF-8.
-        import json  # here, not at the top: start-up time (the fallback is rare)
-
-        return (json.dumps(obj, separators=(",", ":")) + "\n").encode("ascii")
-
-
-class LineWriter:
-    """Writes encoded lines to a binary stream, flushing as the policy says."""
-
-    def __init__(self, stream: IO[bytes], *, flush_each: bool) -> None:
-        self.stream = stream
-        self.flush_each = flush_each
-
-    def write(self, lines: list[bytes]) -> None:
-        """Write the lines that one read of input produced, as one batch."""
-        if not lines:
-            return
-        self.stream.write(b"".join(lines))
-        if self.flush_each:
-            self.stream.flush()
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-
 class Sink(Protocol):
     """Where a pipeline sends what it produces: a writer, the summary, `send`'s relay.
 
@@ -181,6 +130,8 @@ class Sink(Protocol):
         return None
 
 
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 _EVENT_JOINT = b'},{"type":'
 _EVENT_JOINT_AS_LINE_END = b'}\n{"type":'
 

@@ -18,14 +18,13 @@ from typing import IO, Any
 
 from ssechat.event_lines import raw_event_lines
 from ssechat.fold import Response
+from ssechat.lines import LineWriter, json_line
 from ssechat.normalized import (
     TERMINAL_ESCAPES,
     JsonLinesWriter,
-    LineWriter,
     Sink,
     TextWriter,
     is_terminal,
-    json_line,
 )
 from ssechat.sse import Item
 from ssechat.sse_runs import EventRun

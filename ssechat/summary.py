@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import IO
 
 from ssechat.fold import Response
-from ssechat.normalized import NormalizedEvent, Sink, json_line
+from ssechat.lines import json_line
+from ssechat.normalized import NormalizedEvent, Sink
 
 
 class Summary(Sink):

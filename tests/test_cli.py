@@ -277,7 +277,7 @@ def test_usage_error_exit_2() -> None:
 
 def test_flush_choices_are_the_writer_policies() -> None:
     from ssechat.cli.common import FLUSH_POLICIES
-    from ssechat.normalized import FlushPolicy
+    from ssechat.lines import FlushPolicy
 
     assert tuple(policy.value for policy in FlushPolicy) == FLUSH_POLICIES
 
@@ -305,8 +305,14 @@ def test_parse_sse_events_imports_no_dialect() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     loaded = proc.stdout.strip().split("\n")[-1]
-    assert "ssechat.sse" in loaded and "ssechat.normalized" in loaded
-    for module in ("ssechat.dialects", "ssechat.pipeline", "ssechat.repair", "json_repair"):
+    assert "ssechat.sse" in loaded and "ssechat.lines" in loaded
+    for module in (
+        "ssechat.dialects",
+        "ssechat.pipeline",
+        "ssechat.normalized",
+        "ssechat.repair",
+        "json_repair",
+    ):
         assert module not in loaded
 
 

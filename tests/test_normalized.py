@@ -9,15 +9,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ssechat.lines import FlushPolicy, json_line
 from ssechat.normalized import (
     TRUNCATED,
-    FlushPolicy,
     JsonLinesWriter,
     TextWriter,
     done_event,
     encode_lines,
     error_event,
-    json_line,
     start_event,
 )
 

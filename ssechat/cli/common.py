@@ -14,7 +14,7 @@ from ssechat.errors import Interrupted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The values of ssechat.normalized.FlushPolicy, spelled out so that defining the
+# The values of ssechat.lines.FlushPolicy, spelled out so that defining the
 # option does not import the writer (start-up time); a test keeps them equal.
 FLUSH_POLICIES: Final = ("auto", "event", "never")
 

@@ -21,16 +21,11 @@ from ssechat.cli.dialect_files import dialect_file_option, load_dialect_files
 from ssechat.errors import ExitStatus
 from ssechat.event_lines import raw_event_lines
 from ssechat.inputs import InputDecoder
-from ssechat.normalized import (
-    FlushPolicy,
-    JsonLinesWriter,
-    LineWriter,
-    Sink,
-    TextWriter,
-)
+from ssechat.lines import FlushPolicy, LineWriter
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES
 
 if TYPE_CHECKING:
+    from ssechat.normalized import Sink
     from ssechat.pipeline import Outcome
     from ssechat.sources import Source
 
@@ -171,6 +166,8 @@ def parse_sse_cmd(
     if raw_events:
         writer = LineWriter(env.stdout, flush_each=flush_each)
         return _plain_events(files, writer, eof, max_event_bytes)
+    from ssechat.normalized import TextWriter  # not for --events: start-up time
+
     load_dialect_files(dialect_files)
     sink = _sink(summary, text_only, reasoning, flush_each)
     try:
@@ -202,6 +199,8 @@ def _check_modes(
 
 def _sink(summary: bool, text_only: bool, reasoning: bool, flush_each: bool) -> Sink:
     """The writer of the chosen output: --summary, --text, or JSON lines."""
+    from ssechat.normalized import JsonLinesWriter, TextWriter
+
     env = get_env()
     if summary:
         from ssechat.summary import Summary

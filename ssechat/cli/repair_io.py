@@ -15,7 +15,7 @@ from typing import IO, Any, Final, NamedTuple
 from ssechat import jsonload, sources
 from ssechat.cli.environment import Environment
 from ssechat.errors import ExitStatus, InputError, UsageError
-from ssechat.normalized import FlushPolicy, LineWriter
+from ssechat.lines import FlushPolicy, LineWriter
 from ssechat.repair import Repair, RepairError, dumps, repair_bytes, repair_text
 
 DEFAULT_MAX_BYTES: Final = 64 * 1024**2

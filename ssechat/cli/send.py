@@ -17,7 +17,7 @@ from ssechat.cli.common import (
 )
 from ssechat.cli.dialect_files import dialect_file_option, load_dialect_files
 from ssechat.errors import ExitStatus
-from ssechat.normalized import FlushPolicy
+from ssechat.lines import FlushPolicy
 
 if TYPE_CHECKING:
     from ssechat.send import Resume

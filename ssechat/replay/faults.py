@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import Final, TypeVar
 
 from ssechat.errors import UsageError
-from ssechat.normalized import json_line
+from ssechat.lines import json_line
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from ssechat.capture import Capture, create_private
 from ssechat.errors import NetworkError, UsageError
-from ssechat.normalized import json_line
+from ssechat.lines import json_line
 from ssechat.replay.faults import Fault
 from ssechat.replay.handler import ReplayHandler
 from ssechat.replay.timing import Timing, ids_after
