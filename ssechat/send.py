@@ -81,7 +81,7 @@ class _Relay(Sink):
 
 
 class Session:
-    """Implements `transport.Handler` for one `send` command."""
+    """Implements `transport.retry.Handler` for one `send` command."""
 
     def __init__(
         self,
@@ -135,7 +135,7 @@ class Session:
         self.stream_error: str | None = None
         self.stream_error_retryable = False
 
-    # -- transport.Handler -------------------------------------------------------
+    # -- transport.retry.Handler -----------------------------------------------
 
     def on_open(self, stream: Stream) -> None:
         self.redactor = StreamRedactor(self.secrets)

@@ -212,16 +212,7 @@ def open_stream(
         raise TimeoutFailure("total", timeouts.total)
     connect = min(timeouts.connect, wait_headers)
     try:
-        response = session.request(
-            request.method,
-            request.url,
-            headers=request.headers,
-            data=request.body_bytes(),
-            stream=True,
-            timeout=(connect, wait_headers),
-            verify=True,
-            allow_redirects=False,  # a redirect would carry the key to its host
-        )
+        response = _send(session, request, (connect, wait_headers), stream=True)
     except Exception as exc:
         waited = clock() - started
         raise send_failure(
@@ -230,6 +221,23 @@ def open_stream(
     stream = Stream(response, timeouts, started, deadline, clock)
     _check_answer(stream)
     return stream
+
+
+def _send(
+    session: requests.Session, request: Request, timeout: tuple[float, float], *, stream: bool
+) -> requests.Response:
+    """`request` through `session`: TLS verified, and no redirect followed (it would carry
+    the key to its host)."""
+    return session.request(
+        request.method,
+        request.url,
+        headers=request.headers,
+        data=request.body_bytes(),
+        stream=stream,
+        timeout=timeout,
+        verify=True,
+        allow_redirects=False,
+    )
 
 
 def _check_answer(stream: Stream) -> None:
@@ -271,14 +279,7 @@ def send_once(request: Request, seconds: float) -> int | None:
 
     session = new_session()
     try:
-        response = session.request(
-            request.method,
-            request.url,
-            headers=request.headers,
-            data=request.body_bytes(),
-            timeout=(seconds / 2, seconds / 2),
-            allow_redirects=False,
-        )
+        response = _send(session, request, (seconds / 2, seconds / 2), stream=False)
         response.close()
         return response.status_code
     except requests.exceptions.RequestException:
