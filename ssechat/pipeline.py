@@ -134,20 +134,7 @@ class Pipeline:
 
     def close(self) -> Outcome:
         """End of input: finish the open response and report the outcome."""
-        if self._head is not None:
-            rest = self._skip_http_head(b"", final=True)
-            if rest:
-                if self._body is not None:
-                    self._body.keep(rest)
-                self._items(self.decoder.feed(rest))
-        tail = self.decoder.close()
-        cut = self.decoder.ended_inside_event and self._is_cut(tail)
-        began = False  # the cut event began a response (JSON, not `[DONE]`)
-        if cut:
-            text = tail.pop().data.lstrip()  # type: ignore[union-attr]
-            began = text[:1] == "{" or (text[:1] == "[" and not "[DONE]".startswith(text))
-        self._items(tail)
-        outcome = self.outcome
+        cut, began = self._end_of_input()
         if self.dialect is None and not self.raw_mode:
             if self._pending:
                 self._fall_back(None)
@@ -160,19 +147,45 @@ class Pipeline:
             dialect.close(out, cut=cut)
             self._emit(out)
             began = began and dialect.truncated == truncated  # else said already
-            for each in [*self._ended, dialect]:
-                outcome.dialect = outcome.dialect or each.name
-                outcome.responses += each.responses
-                outcome.errors += each.errors
-                outcome.truncated += each.truncated
-                outcome.bad_calls += each.bad_calls
-                outcome.first_error = outcome.first_error or each.first_error
+            self._tally([*self._ended, dialect])
         if began:
             # Cut inside an event that no open response was waiting for (the
             # first event of the next response, or of an unknown stream).
-            outcome.truncated += 1
+            self.outcome.truncated += 1
             self._emit([error_event("the input ended inside an event (truncated)", TRUNCATED)])
-        return outcome
+        return self.outcome
+
+    def _end_of_input(self) -> tuple[bool, bool]:
+        """The last items through: (cut inside an event, that event began a response).
+
+        A cut event (`_is_cut`) is dropped; it began a response when it is
+        JSON, not `[DONE]`.
+        """
+        if self._head is not None:
+            rest = self._skip_http_head(b"", final=True)
+            if rest:
+                if self._body is not None:
+                    self._body.keep(rest)
+                self._items(self.decoder.feed(rest))
+        tail = self.decoder.close()
+        cut = self.decoder.ended_inside_event and self._is_cut(tail)
+        began = False
+        if cut:
+            text = tail.pop().data.lstrip()  # type: ignore[union-attr]
+            began = text[:1] == "{" or (text[:1] == "[" and not "[DONE]".startswith(text))
+        self._items(tail)
+        return cut, began
+
+    def _tally(self, responses: list[Dialect]) -> None:
+        """The outcome: what the dialects of the input's responses counted."""
+        outcome = self.outcome
+        for each in responses:
+            outcome.dialect = outcome.dialect or each.name
+            outcome.responses += each.responses
+            outcome.errors += each.errors
+            outcome.truncated += each.truncated
+            outcome.bad_calls += each.bad_calls
+            outcome.first_error = outcome.first_error or each.first_error
 
     def _is_cut(self, tail: list[Item]) -> bool:
         """Whether the event dispatched at the end of input is a cut-off part of one.
@@ -201,6 +214,7 @@ class Pipeline:
     # -- the event loop ----------------------------------------------------------
 
     def _items(self, items: Sequence[Item | EventRun]) -> None:
+        """A read's items: each segment to the dialect in one call, the rest one by one."""
         if self._body is not None and self.decoder.events_dispatched:
             self._body = None
         dialect = self.dialect
@@ -208,28 +222,17 @@ class Pipeline:
             self._items_slow(expand_runs(items))
             return
         out: list[NormalizedEvent] = []
-        rest: Sequence[Item] = ()
         for segment in segments(items):
-            # The dialect takes a read's events in one call (`Dialect.feed`).
-            if isinstance(segment, EventRun):
-                events: Sequence[Event] = EventBatch(segment.event, segment.texts(), segment.id)
-            elif all(map(isinstance, segment, repeat(Event))):
-                events = cast("list[Event]", segment)
-            else:
-                events = [item for item in segment if type(item) is Event]
+            events = _as_events(segment)
             # Between responses, the next event is detected anew (a mixed log).
-            between = not self.forced and dialect.between()
-            rest = events if between else dialect.feed(events, out)
+            rest = events if not self.forced and dialect.between() else dialect.feed(events, out)
             if rest:
-                if out:
-                    self.sink.write(out)
-                    out = []
+                self._emit(out)
+                out = []
                 self._items_slow(list(rest))
-                rest = ()
                 dialect = self.dialect
                 assert dialect is not None
-        if out:
-            self.sink.write(out)
+        self._emit(out)
 
     def _items_slow(self, items: list[Item]) -> None:
         """Detection, timing annotations and the raw fallback: one item at a time."""
@@ -325,7 +328,7 @@ class Pipeline:
             self.sink.raw(lines)
 
     def _emit(self, out: list[NormalizedEvent]) -> None:
-        """Events that no SSE event gave (the end of input, a JSON error body)."""
+        """Normalized events to the sink's `write` (never timed), if any."""
         if out:
             self.sink.write(out)
 
@@ -373,3 +376,12 @@ class Pipeline:
         self.outcome.errors += 1
         self.outcome.first_error = self.outcome.first_error or message
         self._emit([error_event(message, code)])
+
+
+def _as_events(segment: EventRun | list[Item]) -> Sequence[Event]:
+    """A segment of a read as the dialect takes it: a run as an EventBatch, else its Events."""
+    if isinstance(segment, EventRun):
+        return EventBatch(segment.event, segment.texts(), segment.id)
+    if all(map(isinstance, segment, repeat(Event))):
+        return cast("list[Event]", segment)
+    return [item for item in segment if type(item) is Event]

@@ -60,7 +60,6 @@ KNOWN: frozenset[str] = frozenset(
         "ssechat/dialects/openai_responses.py: docstring over 20 lines",
         "ssechat/dialects/openai_responses.py: translate over 15 decisions",
         "ssechat/dialects/vercel_ui.py: docstring over 20 lines",
-        "ssechat/pipeline.py: close over 15 decisions",
     }
 )
 
