@@ -11,7 +11,11 @@ fed on stdin; before timing, the runner checks that both commands give the
 same value. The table shows the median and best wall time and the median
 CPU time (user + system: the steadier figure on a shared machine).
 
-Usage: python bench/run_repair_cli.py [--runs 30]
+With --base PATH (another install's `ssechat` script, e.g. today's main
+before a change) its `repair-json` runs on the same inputs in the same
+rounds: before and after.
+
+Usage: python bench/run_repair_cli.py [--runs 30] [--base /path/to/bin/ssechat]
 """
 
 from __future__ import annotations
@@ -61,16 +65,26 @@ def json_repair_command() -> list[str]:
     return [str(script)] if script.exists() else [_bench.PYTHON, "-m", "json_repair"]
 
 
-def cases(paths: dict[str, Path]) -> dict[str, tuple[list[str], Path | None]]:
+def cases(paths: dict[str, Path], base: str | None) -> dict[str, tuple[list[str], Path | None]]:
     ssechat = [*_bench.ssechat_command(), "repair-json", "--allow-truncated"]
     peer = json_repair_command()
     table: dict[str, tuple[list[str], Path | None]] = {
         CLICK: ([_bench.PYTHON, "-c", "import click"], None),
         "ssechat repair-json < tiny": (ssechat, paths["tiny"]),
     }
+    if base:
+        table["base repair-json < tiny"] = (
+            [base, "repair-json", "--allow-truncated"],
+            paths["tiny"],
+        )
     for name in ("valid 1 KB", "cut 1 KB", "malformed 1 KB"):
         table[f"ssechat repair-json < {name}"] = (ssechat, paths[name])
         table[f"json_repair < {name}"] = (peer, paths[name])
+        if base:
+            table[f"base repair-json < {name}"] = (
+                [base, "repair-json", "--allow-truncated"],
+                paths[name],
+            )
     return table
 
 
@@ -106,11 +120,12 @@ def check_same(paths: dict[str, Path]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--base", help="another install's ssechat script, timed alongside")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         paths = inputs(Path(tmp))
         checks = check_same(paths)
-        table = cases(paths)
+        table = cases(paths, args.base)
         wall: dict[str, list[float]] = {name: [] for name in table}
         cpu: dict[str, list[float]] = {name: [] for name in table}
         for command, stdin in table.values():  # warm the page cache and .pyc files
@@ -124,8 +139,11 @@ def main() -> None:
     rows = []
     for name in table:
         peer = name.replace("ssechat repair-json", "json_repair")
+        head = name.replace("base repair-json", "ssechat repair-json")
         if name.startswith("ssechat") and peer in table:
             ref = f"÷ json_repair: {_ratio(wall, cpu, name, peer)}"
+        elif name.startswith("base"):
+            ref = f"head ÷ base: {_ratio(wall, cpu, head, name)}"
         elif name != CLICK:
             ref = f"÷ click: {_ratio(wall, cpu, name, CLICK)}"
         else:
