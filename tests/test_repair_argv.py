@@ -148,6 +148,15 @@ def test_both_paths_write_the_same_bytes(
     assert (main(["repair-json", *args], env), out.getvalue(), err.getvalue()) == fast
 
 
+def test_shell_completion_is_left_to_click(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssechat._docgen import COMPLETE_VAR
+
+    assert repair_argv.COMPLETE_VAR == COMPLETE_VAR
+    monkeypatch.setenv(COMPLETE_VAR, "bash_complete")
+    env, out, _ = _env(b"{}")
+    assert repair_argv.run_without_click([], env) is None and out.getvalue() == b""
+
+
 def test_repair_json_with_plain_arguments_imports_no_click(tmp_path: Path) -> None:
     """Start-up: json_repair's own CLI imports no click, and repair-json need not either."""
     document = tmp_path / "cut.json"

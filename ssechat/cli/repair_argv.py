@@ -32,6 +32,7 @@ _SIZE: Final = re.compile(r"([0-9]+)([KMGkmg]?)")
 _SECONDS: Final = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
 _UNITS: Final = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 _FLUSH_POLICIES: Final = ("auto", "event", "never")
+COMPLETE_VAR: Final = "_SSECHAT_COMPLETE"
 
 
 def _readable_file(value: str) -> str | None:
@@ -105,8 +106,11 @@ def parse(args: Sequence[str]) -> dict[str, Any] | None:
 
 
 def run_without_click(args: Sequence[str], env: Environment) -> int | None:
-    """Run repair-json when `parse` reads its arguments: the exit status; else None."""
-    params = parse(args)
+    """Run repair-json when `parse` reads its arguments: the exit status; else None.
+
+    Shell completion (click reads `_SSECHAT_COMPLETE`) is click's, whatever the arguments.
+    """
+    params = None if COMPLETE_VAR in os.environ else parse(args)
     if params is None:
         return None
     from ssechat.cli import repair_io
