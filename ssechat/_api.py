@@ -1,4 +1,4 @@
-"""The public Python API behind `ssechat/__init__.py` (DESIGN.md section 7).
+"""The public Python API behind `ssechat/__init__.py` (docs/design.md, "The Python library").
 
 Thin functions over the same core the commands run: `parse` drives the
 `parse-sse` Pipeline and ends with its verdict (`ssechat.verdict`),
@@ -63,7 +63,7 @@ def parse(
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     eof: str = "dispatch",
 ) -> Iterator[dict[str, Any]]:
-    """Yield the normalized events (DESIGN.md section 3) of a raw SSE stream.
+    """Yield the normalized events (docs/design.md, "Normalized events") of a raw SSE stream.
 
     `source` is bytes, a `pathlib.Path`, a binary file, or an iterable of
     byte chunks (a live `requests`/`httpx` body: `r.iter_content(None)`,

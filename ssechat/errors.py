@@ -11,7 +11,7 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
-    """What ssechat's exit status means (DESIGN.md section 4)."""
+    """What ssechat's exit status means (docs/design.md, "Exit statuses")."""
 
     OK = 0
     """Success: the stream or document was complete."""

@@ -1,6 +1,6 @@
 """API keys for `send`: where a key comes from, and keeping it out of every output.
 
-Resolution (DESIGN.md section 5), first match wins:
+Resolution (docs/design.md, "send"), first match wins:
 
 1. `--api-key-cmd CMD`: the command's stdout, first line (a password manager:
    `pass show openai`, `op read op://...`), run WITHOUT a shell (shlex.split);

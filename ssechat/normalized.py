@@ -1,10 +1,10 @@
 """Output: the normalized events and their JSON-lines and text writers.
 
-The normalized events are the contract of DESIGN.md section 3: one JSON object
-per line, `type` first. They are plain dicts built by the dialects (a dict
-literal is the cheapest object Python makes, and the writer encodes it with
-orjson in one call); the TypedDicts below document their shapes for readers
-and for mypy, and the small constructors build the rarer ones.
+The normalized events are the contract of docs/design.md ("Normalized
+events"): one JSON object per line, `type` first. They are plain dicts built
+by the dialects (a dict literal is the cheapest object Python makes, and the
+writer encodes it with orjson in one call); the TypedDicts below give their
+shapes, and the small constructors build the rarer ones.
 
 The writers write through `ssechat.lines.LineWriter`, which holds the flush
 policy and `json_line`.
@@ -142,10 +142,9 @@ def encode_lines(events: list[NormalizedEvent]) -> bytes:
     orjson encodes a list of 250 small dicts about twenty times faster than
     250 dicts one call at a time, so the batch is encoded as one JSON array
     and its `},{"type":` joints become line ends. That relies on `type`
-    being every event's first key (the contract: DESIGN.md section 3). The
-    same text can also occur inside an event (a tool call's parsed
-    arguments): when it occurs more often than there are joints, the events
-    are encoded one by one instead.
+    being every event's first key (the contract). The same text can also
+    occur inside an event (a tool call's parsed arguments): when it occurs
+    more often than there are joints, the events are encoded one by one.
     """
     try:
         array = _dumps(events)
