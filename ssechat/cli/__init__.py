@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
             env.stdout.flush()
     except (Exception, KeyboardInterrupt) as exc:
         status = _failure(env, exc)
+    # The process ends with the command: what it made (click, the command's
+    # modules, the last read's objects) goes with it, and need not be scanned
+    # by the collection Python runs at exit (0.5-3 ms of start-up time).
+    gc.freeze()
     return int(status or 0)
 
 
