@@ -10,8 +10,7 @@ pure. docs/transport.md lists each provider's shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ssechat.errors import UsageError
 
@@ -22,8 +21,7 @@ COZE_DEFAULT_USER: Final = "ssechat"
 SCHEMA_NAME: Final = "response"
 
 
-@dataclass(frozen=True)
-class Tool:
+class Tool(NamedTuple):
     """A function the model may call, in no provider's shape."""
 
     name: str
@@ -31,8 +29,7 @@ class Tool:
     parameters: JSONObject
 
 
-@dataclass(frozen=True)
-class Prompt:
+class Prompt(NamedTuple):
     """What the user asked for, from the command line."""
 
     text: str | None = None

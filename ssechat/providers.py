@@ -15,8 +15,8 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Final
+from types import MappingProxyType
+from typing import Final, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ssechat import __version__, bodies
@@ -27,8 +27,7 @@ ANTHROPIC_VERSION: Final = "2023-06-01"
 USER_AGENT: Final = f"ssechat/{__version__}"
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """One HTTP request, ready to send; `secret_headers` are never shown."""
 
     method: str
@@ -45,30 +44,15 @@ class Request:
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def with_headers(self, extra: Mapping[str, str]) -> Request:
-        return Request(
-            self.method,
-            self.url,
-            {**self.headers, **extra},
-            self.body,
-            self.provider,
-            self.dialect,
-            self.secret_headers,
-        )
+        return self._replace(headers={**self.headers, **extra})
 
     def with_body(self, body: JSONObject) -> Request:
-        return Request(
-            self.method,
-            self.url,
-            self.headers,
-            body,
-            self.provider,
-            self.dialect,
-            self.secret_headers,
-        )
+        return self._replace(body=body)
 
 
-@dataclass(frozen=True)
-class Provider:
+class Provider(NamedTuple):
+    """One row of the table: where a provider is, how its key is sent, what it speaks."""
+
     name: str
     dialect: str
     base_url: str
@@ -77,7 +61,7 @@ class Provider:
     path: Callable[[Prompt, str | None], str]
     auth: Callable[[str], dict[str, str]]
     build: Callable[[Prompt, str | None], JSONObject]
-    extra_headers: dict[str, str] = field(default_factory=dict)
+    extra_headers: Mapping[str, str] = MappingProxyType({})
     base_url_env: str | None = None
 
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
-from typing import IO, Final
+from typing import IO, Final, NamedTuple
 
 from ssechat import verdict
 from ssechat.capture import CaptureHeader, CaptureWriter, create_private
@@ -39,8 +38,9 @@ class Resume(str, Enum):
     OFF = "off"
 
 
-@dataclass
-class Options:
+class Options(NamedTuple):
+    """How one `send` writes and resumes (from the command line)."""
+
     mode: Mode = Mode.JSON
     final: bool = False
     resume: Resume = Resume.AUTO

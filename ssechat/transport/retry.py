@@ -13,8 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ssechat.providers import Request
 from ssechat.redact import redact_path
@@ -23,8 +22,7 @@ from ssechat.transport.session import new_session
 from ssechat.transport.stream import Stream, Timeouts, open_stream
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """How many retries, their backoff, and the longest wait the server may ask for."""
 
     retries: int = 5
@@ -54,17 +52,30 @@ class Handler(Protocol):
         """A retry is about to wait `delay`: the request to send next, or None to give up."""
 
 
-@dataclass
+_RNG = random.Random()  # one shared generator is fine
+
+
 class Loop:
     """The retry loop around attempts; one budget of `retries` for the whole command."""
 
-    policy: RetryPolicy
-    timeouts: Timeouts
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    rng: random.Random = random.Random()  # noqa: RUF009 - one shared generator is fine
-    log: Callable[[str], None] | None = None
-    redact: Callable[[str], str] = str
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        timeouts: Timeouts,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random = _RNG,
+        log: Callable[[str], None] | None = None,
+        redact: Callable[[str], str] = str,
+    ) -> None:
+        self.policy = policy
+        self.timeouts = timeouts
+        self.sleep = sleep
+        self.clock = clock
+        self.rng = rng
+        self.log = log
+        self.redact = redact
 
     def run(self, request: Request, handler: Handler) -> None:
         """Attempts until one ends well; raises the last Failure when no retry follows."""

@@ -14,8 +14,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ssechat.providers import Request
 from ssechat.redact import redact_path
@@ -39,8 +38,7 @@ READ_SIZE: Final = 65536
 ERROR_BODY_LIMIT: Final = 65536
 
 
-@dataclass(frozen=True)
-class Timeouts:
+class Timeouts(NamedTuple):
     """connect; first_event: to the first event with content; idle: between two; total."""
 
     connect: float = 10.0
