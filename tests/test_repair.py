@@ -14,7 +14,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ssechat import repair
-from ssechat.repair import RepairError, RepairTimeout, close_truncated, parse_tool_arguments
+from ssechat.repair import RepairError, RepairTimeout, parse_tool_arguments
+from ssechat.repair.complete import close_truncated
 from ssechat.repair.result import (
     COMMAS,
     COMMENTS,
@@ -27,6 +28,7 @@ from ssechat.repair.result import (
     TRAILING,
     TRUNCATED,
 )
+from ssechat.repair.strict import dumps
 
 # ------------------------------------------------------------- the completion pass
 
@@ -219,11 +221,11 @@ def test_parse_tool_arguments_refuses(raw: str) -> None:
 
 
 def test_dumps() -> None:
-    assert repair.dumps({"a": "é"}) == '{"a":"é"}'.encode()
-    assert repair.dumps({"a": "é"}, ensure_ascii=True) == b'{"a":"\\u00e9"}'
-    assert repair.dumps([1], indent=2) == b"[\n  1\n]"
-    assert repair.dumps(2**70) == b"1180591620717411303424"
-    assert repair.dumps("\ud800") == b'"\\ud800"'
+    assert dumps({"a": "é"}) == '{"a":"é"}'.encode()
+    assert dumps({"a": "é"}, ensure_ascii=True) == b'{"a":"\\u00e9"}'
+    assert dumps([1], indent=2) == b"[\n  1\n]"
+    assert dumps(2**70) == b"1180591620717411303424"
+    assert dumps("\ud800") == b'"\\ud800"'
 
 
 # -------------------------------------------------------------------- properties
@@ -299,7 +301,7 @@ def test_truncated_json_repairs_prefix_consistently(
 def test_valid_json_round_trips(value: Any, options: dict[str, Any]) -> None:
     result = repair.repair_text(json.dumps(value, **options))
     assert result.valid and result.value == value
-    assert json.loads(repair.dumps(result.value)) == value
+    assert json.loads(dumps(result.value)) == value
 
 
 def test_tool_arguments_repair_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,7 @@ import atheris
 with atheris.instrument_imports(include=["ssechat", "json_repair"]):
     from ssechat import repair
     from ssechat.errors import SsechatError
+    from ssechat.repair import strict
 
 from _harness import main
 
@@ -30,15 +31,15 @@ def test_one(data: bytes) -> None:
         pass
     else:
         try:
-            text = repair.dumps(result.value)
+            text = strict.dumps(result.value)
         except SsechatError:
             pass  # a number past float range has no JSON form: refused, not a crash
         else:
             again = json.loads(text)
-            assert repair.dumps(again) == text, "the output does not parse back to itself"
+            assert strict.dumps(again) == text, "the output does not parse back to itself"
             if result.valid:
                 expected = json.loads(data.removeprefix(b"\xef\xbb\xbf"))
-                assert repair.dumps(expected) == text, "valid JSON was changed"
+                assert strict.dumps(expected) == text, "valid JSON was changed"
     text_input = data.decode("utf-8", "replace")
     try:
         value, repaired = repair.parse_tool_arguments(text_input)

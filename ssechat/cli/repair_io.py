@@ -16,7 +16,8 @@ from ssechat import jsonload, sources
 from ssechat.cli.environment import Environment
 from ssechat.errors import ExitStatus, InputError, UsageError
 from ssechat.lines import FlushPolicy, LineWriter
-from ssechat.repair import Repair, RepairError, dumps, repair_bytes, repair_text
+from ssechat.repair import Repair, RepairError, repair_bytes, repair_text
+from ssechat.repair.strict import dumps
 
 DEFAULT_MAX_BYTES: Final = 64 * 1024**2
 DEFAULT_TIMEOUT: Final = 10.0

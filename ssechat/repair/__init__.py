@@ -23,15 +23,13 @@ from typing import Any, Final
 from ssechat.jsonload import stdlib_loads
 from ssechat.repair.complete import close_truncated
 from ssechat.repair.result import TRUNCATED, Repair, RepairError, RepairTimeout, checked, preview
-from ssechat.repair.strict import INVALID, dumps, loads_strict
+from ssechat.repair.strict import INVALID, loads_strict
 
-__all__ = [
+__all__ = [  # the entry points, and the types of what they return and raise
     "TOOL_ARGUMENTS_REPAIR_SECONDS",
     "Repair",
     "RepairError",
     "RepairTimeout",
-    "close_truncated",
-    "dumps",
     "parse_tool_arguments",
     "repair_bytes",
     "repair_text",
