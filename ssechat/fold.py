@@ -10,11 +10,49 @@ both read from it, so that they cannot disagree about a response.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
-from ssechat.normalized import TRUNCATED, NormalizedEvent
+from ssechat.normalized import (
+    TRUNCATED,
+    DoneEvent,
+    ErrorEvent,
+    NormalizedEvent,
+    TextEvent,
+    ToolCallEvent,
+    UsageEvent,
+)
 
 _CONTENT = frozenset({"delta", "reasoning", "tool_call_delta", "tool_call", "refusal"})
+
+
+class FinalAnswer(TypedDict):
+    """The `--final` answer of a complete response."""
+
+    text: str
+    tool_calls: list[dict[str, Any]]
+    finish_reason: Any
+    usage: dict[str, Any] | None
+
+
+class SummaryRecord(TypedDict):
+    """The `--summary` line of a response (also what `ssechat.summarize` yields)."""
+
+    dialect: Any
+    model: Any
+    id: Any
+    events: int
+    answer_chars: int
+    reasoning_chars: int
+    tool_calls: list[Any]
+    finish_reason: Any
+    usage: dict[str, Any] | None
+    truncated: bool
+    errors: list[str]
+    http_status: int | None
+    ttft_ms: float | None
+    duration_ms: float | None
+    max_gap_ms: float | None
+    events_per_s: float | None
 
 
 class Response:
@@ -61,36 +99,36 @@ class Response:
             self.ttft = seconds
         fold = _FOLDS.get(kind)
         if fold is not None:
-            fold(self, event)
+            fold(self, event)  # the event has its type's shape (normalized's TypedDicts)
 
-    def _delta(self, event: NormalizedEvent) -> None:
+    def _delta(self, event: TextEvent) -> None:
         if not event.get("index"):
             text = str(event.get("text", ""))
             self.text.append(text)
             self.answer_chars += len(text)
 
-    def _reasoning(self, event: NormalizedEvent) -> None:
+    def _reasoning(self, event: TextEvent) -> None:
         self.reasoning_chars += len(event.get("text", ""))
 
-    def _tool_call(self, event: NormalizedEvent) -> None:
+    def _tool_call(self, event: ToolCallEvent) -> None:
         self.calls.append({k: v for k, v in event.items() if k != "type"})
         if event.get("error"):
             self.errors.append(f"tool call {event.get('name')!r}: {event['error']}")
 
-    def _usage(self, event: NormalizedEvent) -> None:
+    def _usage(self, event: UsageEvent) -> None:
         self.usage = {k: v for k, v in event.items() if k != "type"}
 
-    def _done(self, event: NormalizedEvent) -> None:
+    def _done(self, event: DoneEvent) -> None:
         self.finish_reason = event.get("finish_reason")
         self.done = True
 
-    def _error(self, event: NormalizedEvent) -> None:
+    def _error(self, event: ErrorEvent) -> None:
         if event.get("code") == TRUNCATED:
             self.truncated = True
         else:
             self.errors.append(str(event.get("message")))
 
-    def answer(self) -> dict[str, Any]:
+    def answer(self) -> FinalAnswer:
         """The `--final` answer: text, tool calls, finish reason, usage."""
         return {
             "text": "".join(self.text),
@@ -99,7 +137,7 @@ class Response:
             "usage": self.usage,
         }
 
-    def record(self, http_status: int | None) -> dict[str, Any]:
+    def record(self, http_status: int | None) -> SummaryRecord:
         """The `--summary` line."""
 
         def ms(seconds: float | None) -> float | None:
@@ -128,7 +166,7 @@ class Response:
         }
 
 
-_FOLDS: Final[dict[Any, Callable[[Response, NormalizedEvent], None]]] = {
+_FOLDS: Final[dict[Any, Callable[[Response, Any], None]]] = {
     "delta": Response._delta,
     "reasoning": Response._reasoning,
     "tool_call": Response._tool_call,
