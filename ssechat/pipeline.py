@@ -24,11 +24,13 @@ from typing import Any, Final, cast
 
 from ssechat import dialects
 from ssechat.capture import parse_header, parse_time
-from ssechat.dialects.base import Dialect, error_fields, loads
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.fields import error_fields
 from ssechat.dialects.templates import EventBatch
 from ssechat.envelope import QUOTE, Body, HttpHead
 from ssechat.event_lines import raw_event_line
 from ssechat.inputs import InputDecoder
+from ssechat.jsonload import loads
 from ssechat.normalized import TRUNCATED, NormalizedEvent, Sink, error_event
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Comment, Event, Item, Retry
 from ssechat.sse_runs import EventRun, expand_runs, segments

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ssechat import dialects
 from ssechat.dialects.anthropic import Anthropic
-from ssechat.dialects.base import INCOMPLETE
+from ssechat.dialects.calls import INCOMPLETE
 from ssechat.dialects.openai_chat import OpenAIChat
 from ssechat.errors import InputError
 from ssechat.normalized import TRUNCATED, NormalizedEvent, Sink
@@ -393,6 +393,40 @@ def test_openai_chat_data_that_is_not_json_is_an_error() -> None:
         "code": "invalid_json",
     } in events
     assert outcome.errors == 1
+
+
+_JSON_DIALECTS = [name for name in dialects.NAMES if name != "replicate"]  # replicate: text
+
+
+@pytest.mark.parametrize("name", _JSON_DIALECTS)
+def test_data_that_is_not_json_is_the_same_error_in_every_dialect(name: str) -> None:
+    """The preamble is written once (`Dialect.translate`): never dropped in silence."""
+    events, outcome = normalize(sse((None, "garbage{")), dialect=name)
+    assert types(events) == ["start", "error", "done"]  # the error is why it ended
+    assert events[1] == {
+        "type": "error",
+        "message": "an event's data is not JSON: 'garbage{'",
+        "code": "invalid_json",
+    }
+    assert outcome.errors == 1
+
+
+@pytest.mark.parametrize("name", _JSON_DIALECTS)
+def test_an_error_event_of_text_is_that_error_in_every_dialect(name: str) -> None:
+    events, outcome = normalize(sse(("error", "upstream overloaded")), dialect=name)
+    errors = [e for e in events if e["type"] == "error" and e.get("code") != TRUNCATED]
+    assert [e["message"] for e in errors] == ["upstream overloaded"]
+    assert outcome.errors == 1
+
+
+def test_answer_text_is_a_non_empty_string_and_choice_0_has_no_index() -> None:
+    from ssechat.dialects.fields import emit_text, is_text
+
+    assert [is_text(v) for v in ("a", "", None, 1, ["a"])] == [True, False, False, False, False]
+    out: list[NormalizedEvent] = []
+    for value, index in (("a", 0), ("b", 1), ("", 1), (5, 0)):
+        emit_text(out, "delta", value, index)
+    assert out == [{"type": "delta", "text": "a"}, {"type": "delta", "text": "b", "index": 1}]
 
 
 def test_a_chunk_of_an_unexpected_shape_is_an_error_not_a_crash() -> None:

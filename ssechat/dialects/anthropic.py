@@ -1,53 +1,35 @@
 """anthropic: the Messages API stream.
 
-Wire shape (PROVIDERS.md "anthropic"): `event: <type>` with the same `type`
+Wire shape: `event: <type>` with the same `type`
 in the JSON; message_start, then content blocks (start, deltas, stop), then
 message_delta (stop_reason, cumulative usage) and message_stop. `ping` may
 come anywhere; `error` ends the stream with no message_stop after it.
 
-| event / delta type                  | normalized                               |
-|-------------------------------------|------------------------------------------|
-| message_start                       | start (model, id); input usage           |
-| text_delta                          | delta                                    |
-| thinking_delta                      | reasoning (signature_delta is not text)  |
-| tool_use block + input_json_delta   | tool_call_delta; tool_call at content_block_stop |
-| message_delta                       | finish reason (stop_reason), usage       |
-| message_stop                        | the end: usage, done                     |
-| error                               | error (e.g. overloaded_error)            |
-
-`server_tool_use` blocks (web search and friends) also stream input JSON,
-but Anthropic runs them itself: they are not client tool calls.
+The table of its fields: docs/dialects.md, "anthropic".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Final
 
 import orjson
 
-from ssechat.dialects.base import (
-    MALFORMED,
-    Continuation,
-    Dialect,
-    ToolCall,
-    after,
-    as_dict,
-    loads,
-    usage_event_fields,
-)
+from ssechat.dialects.base import UNREAD, Continuation, Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import after, as_dict, is_text, usage_event_fields
 from ssechat.dialects.templates import NO_TEMPLATE, Template, datas_of, learn_template
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
-# base.loads: orjson, then the standard library for what only it reads
-# (lone surrogate escapes, integers past 64 bits), never dropping the event.
-_loads = loads
-_JSONDecodeError = ValueError
+_fast_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
 _PING: Final = '{"type":"ping"}'
 _TEXT: Final = ("delta", "text")
 _THINKING: Final = ("delta", "thinking")
 _PARTIAL_JSON: Final = ("delta", "partial_json")
+
+Handler = Callable[["Anthropic", dict[str, Any], list[NormalizedEvent]], None]
 
 
 class Anthropic(Dialect):
@@ -63,7 +45,7 @@ class Anthropic(Dialect):
         self.initial_input: dict[int, Any] = {}  # a tool_use block's non-empty start input
         # Only text blocks so far: `send` may continue the answer by prefilling it.
         self.text_only = True
-        # The common deltas' templates (`base.learn_template`), kept across
+        # The common deltas' templates (`templates.learn_template`), kept across
         # responses: a template matches only events identical to its own
         # but for the string (the same block index, the same fields).
         self.text_template: Template = NO_TEMPLATE
@@ -82,8 +64,10 @@ class Anthropic(Dialect):
         """An answer of text only can go on as a prefill (even after overloaded_error)."""
         return Continuation("prefill") if self.open and self.text_only else None
 
+    # -- the template fast path (docs/dialects.md) ----------------------------
+
     def feed(self, events: Sequence[Event], out: list[NormalizedEvent]) -> Sequence[Event]:
-        """A read of common events only in one go (`_feed_run`), else one by one (`_feed_each`)."""
+        """A read of common deltas only in one go (`_feed_run`), else one by one (`_feed_each`)."""
         if self._feed_run(datas_of(events), out):
             return ()
         return self._feed_each(events, out)
@@ -105,81 +89,64 @@ class Anthropic(Dialect):
                 return True
         return False
 
-    def _feed_each(self, items: Sequence[Event], out: list[NormalizedEvent]) -> Sequence[Event]:  # noqa: C901
-        """The loop over one read's events, with the common deltas inlined.
+    def _feed_each(self, events: Sequence[Event], out: list[NormalizedEvent]) -> Sequence[Event]:
+        """One event at a time: a template's match, a common delta, or the plain path.
 
-        Nearly every event of a long answer is a text (or thinking, or tool
-        input) delta of the open block, identical to the one before but for
-        its string: once a template is learnt from one (`base.learn_template`),
-        the next ones cost a parse of their string alone, and a read of
-        nothing else is done in one go (`_feed_run`, which `feed` tries
-        first). An event that does not
-        match takes the full path (`_payload`), which decides.
+        A common delta (text, thinking or tool input of the open block) that
+        matches a learnt template costs a parse of its string alone; one
+        that does not is parsed once, handled here and teaches a template
+        (`_common_delta`); anything else takes the plain path (`read`).
         """
-        hot = self.open and self.has_content
-        append = out.append
-        fast_loads = orjson.loads
-        text_match = self.text_template.match
-        thinking_match = self.thinking_template.match
-        json_match = self.json_template.match
-        calls = self.calls
         hits = 0
-        for item in items:
-            data = item[1]
-            if hot:
-                text = text_match(data)
-                if text is not None:
-                    if text:
-                        append({"type": "delta", "text": text})
-                    hits += 1
-                    continue
-                if not self.text_only:
-                    text = thinking_match(data)
-                    if text is not None:
-                        if text:
-                            append({"type": "reasoning", "text": text})
-                        hits += 1
-                        continue
-                    fragment = json_match(data)
-                    call = calls.get(self.json_index)
-                    if fragment is not None and call is not None:
-                        if fragment:
-                            self.add_arguments(out, call, fragment)
-                        hits += 1
-                        continue
-            try:
-                payload = fast_loads(data)
-            except orjson.JSONDecodeError:
-                try:
-                    payload = _loads(data)
-                except _JSONDecodeError:
-                    if item[0] == "error":
-                        self.error_event(item, out)  # whatever its data
-                    continue
-            if hot and self._common_delta(data, payload, out, hits):
-                text_match = self.text_template.match
-                thinking_match = self.thinking_template.match
-                json_match = self.json_template.match
+        for event in events:
+            data = event[1]
+            if self.open and self.has_content and self._matched(data, out):
+                hits += 1
                 continue
-            errors = self.errors
             try:
-                self._payload(payload, item, out)
-            except MALFORMED as exc:
-                self.malformed(item, exc, out)
-            if item[0] == "error" and self.errors == errors:
-                self.error_event(item, out)  # `event: error`, whatever its data
+                payload = _fast_loads(data)
+            except _JSONDecodeError:
+                payload = UNREAD
+            if (
+                payload is not UNREAD
+                and self.open
+                and self.has_content
+                and self._common_delta(data, payload, out, hits)
+            ):
+                continue
+            self.read(event, out, payload)
             if not self.open:  # the end: what follows is detected anew
                 self.template_hits += hits
-                return after(items, item)
-            hot = self.has_content
-            calls = self.calls
+                return after(events, event)
         self.template_hits += hits
         return ()
 
-    def _common_delta(self, data: str, payload: Any, out: list[NormalizedEvent], hits: int) -> bool:  # noqa: C901
+    def _matched(self, data: str, out: list[NormalizedEvent]) -> bool:
+        """An event that a learnt template matches, handled (`Template.match`)."""
+        text = self.text_template.match(data)
+        if text is not None:
+            if text:
+                out.append({"type": "delta", "text": text})
+            return True
+        if self.text_only:
+            return False
+        text = self.thinking_template.match(data)
+        if text is not None:
+            if text:
+                out.append({"type": "reasoning", "text": text})
+            return True
+        fragment = self.json_template.match(data)
+        call = self.calls.get(self.json_index)
+        if fragment is not None and call is not None:
+            if fragment:
+                self.add_arguments(out, call, fragment)
+            return True
+        return False
+
+    def _common_delta(self, data: str, payload: Any, out: list[NormalizedEvent], hits: int) -> bool:
         """A delta of the open response handled here (True), learning its template.
 
-        Only when `_payload` would do nothing but append the delta: inside a
+        Only when `handle` would do nothing but append the delta: inside a
         response that has content, and for thinking and tool input, past
         the first block that is not text (`text_only` is then already False).
         """
@@ -187,99 +154,104 @@ class Anthropic(Dialect):
             if payload["type"] != "content_block_delta":
                 return False
             delta = payload["delta"]
-            dtype = delta["type"]
-            if dtype == "text_delta":
-                text = delta["text"]
-                if type(text) is not str:
-                    return False
-                if text:
-                    out.append({"type": "delta", "text": text})
-                if self.may_learn(hits):
-                    template = learn_template(data, "text", text, _TEXT)
-                    if template is not None:
-                        self.text_template = template
-                return True
-            if self.text_only:
-                return False
-            if dtype == "thinking_delta":
-                text = delta["thinking"]
-                if type(text) is not str:
-                    return False
-                if text:
-                    out.append({"type": "reasoning", "text": text})
-                if self.may_learn(hits):
-                    template = learn_template(data, "thinking", text, _THINKING)
-                    if template is not None:
-                        self.thinking_template = template
-                return True
-            if dtype == "input_json_delta":
-                index = payload["index"]
-                call = self.calls.get(index)
-                fragment = delta["partial_json"]
-                if call is None or type(fragment) is not str:
-                    return False
-                if fragment:
-                    self.add_arguments(out, call, fragment)
-                if self.may_learn(hits):
-                    template = learn_template(data, "partial_json", fragment, _PARTIAL_JSON)
-                    if template is not None:
-                        self.json_template, self.json_index = template, index
-                return True
+            common = _COMMON.get(delta["type"])
+            return common is not None and common(self, data, payload, delta, out, hits)
         except (LookupError, TypeError):
-            pass
-        return False
+            return False
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        try:
-            payload = _loads(event.data)
-        except _JSONDecodeError:
-            return
-        self._payload(payload, event, out)
+    def _common_text(
+        self, data: str, payload: Any, delta: Any, out: list[NormalizedEvent], hits: int
+    ) -> bool:
+        text = delta["text"]
+        if type(text) is not str:
+            return False
+        if text:
+            out.append({"type": "delta", "text": text})
+        if self.may_learn(hits):
+            self.text_template = learn_template(data, "text", text, _TEXT) or self.text_template
+        return True
 
-    def _payload(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
+    def _common_thinking(
+        self, data: str, payload: Any, delta: Any, out: list[NormalizedEvent], hits: int
+    ) -> bool:
+        text = delta["thinking"]
+        if self.text_only or type(text) is not str:
+            return False
+        if text:
+            out.append({"type": "reasoning", "text": text})
+        if self.may_learn(hits):
+            template = learn_template(data, "thinking", text, _THINKING)
+            self.thinking_template = template or self.thinking_template
+        return True
+
+    def _common_json(
+        self, data: str, payload: Any, delta: Any, out: list[NormalizedEvent], hits: int
+    ) -> bool:
+        if self.text_only:
+            return False
+        index = payload["index"]
+        call = self.calls.get(index)
+        fragment = delta["partial_json"]
+        if call is None or type(fragment) is not str:
+            return False
+        if fragment:
+            self.add_arguments(out, call, fragment)
+        if self.may_learn(hits):
+            template = learn_template(data, "partial_json", fragment, _PARTIAL_JSON)
+            if template is not None:
+                self.json_template, self.json_index = template, index
+        return True
+
+    # -- the plain path ---------------------------------------------------------
+
+    def handle(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
         if type(payload) is not dict:
             return
         kind = payload.get("type") or event.event
-        if kind == "content_block_delta":
-            delta = payload.get("delta")
-            if type(delta) is not dict:
-                return
-            dtype = delta.get("type")
-            if dtype == "text_delta":
-                text = delta.get("text")
-                if text:
-                    if not self.open:
-                        self.begin(out)
-                    self.has_content = True
-                    out.append({"type": "delta", "text": text})
-            else:
-                self._other_delta(payload, delta, dtype, out)
-        elif kind == "message_start":
-            self._message_start(payload, out)
-        elif kind == "content_block_start":
-            self._block_start(payload, out)
-        elif kind == "content_block_stop":
-            index = payload.get("index")
-            if index in self.calls:
-                self._finish_block(out, index)
-        elif kind == "message_delta":
-            if not self.open:
-                self.begin(out)
-            delta = as_dict(payload.get("delta"))
-            if delta.get("stop_reason") is not None:
-                self.finish_reason = delta["stop_reason"]
-            self._usage(as_dict(payload.get("usage")))
-        elif kind == "message_stop":
-            if self.open:
-                self.end(out, complete=True)
-        elif kind == "error":
-            if not self.open:
-                self.begin(out)
-            error = payload.get("error")
-            if isinstance(error, dict):
-                self.error(out, error.get("message"), error.get("type"))
-            else:
-                self.error(out, payload.get("message") or error)
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is not None:
+            handler(self, payload, out)
+
+    def _delta(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        delta = payload.get("delta")
+        if type(delta) is not dict:
+            return
+        dtype = delta.get("type")
+        if dtype == "text_delta":
+            text = delta.get("text")
+            if is_text(text):
+                if not self.open:
+                    self.begin(out)
+                self.has_content = True
+                out.append({"type": "delta", "text": text})
+        else:
+            self._other_delta(payload, delta, dtype, out)
+
+    def _block_stop(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        index = payload.get("index")
+        if index in self.calls:
+            self._finish_block(out, index)
+
+    def _message_delta(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        if not self.open:
+            self.begin(out)
+        delta = as_dict(payload.get("delta"))
+        if delta.get("stop_reason") is not None:
+            self.finish_reason = delta["stop_reason"]
+        self._usage(as_dict(payload.get("usage")))
+
+    def _message_stop(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        if self.open:
+            self.end(out, complete=True)
+
+    def _error(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        if not self.open:
+            self.begin(out)
+        error = payload.get("error")
+        if isinstance(error, dict):
+            self.error(out, error.get("message"), error.get("type"))
+        else:
+            self.error(out, payload.get("message") or error)
 
     def _message_start(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
         message = as_dict(payload.get("message"))
@@ -307,11 +279,11 @@ class Anthropic(Dialect):
         if btype != "text":
             self.text_only = False  # thinking, tool use, server tools: no prefill can hold them
         if btype == "text":
-            if block.get("text"):
+            if is_text(block.get("text")):
                 self.has_content = True
                 out.append({"type": "delta", "text": block["text"]})
         elif btype == "thinking":
-            if block.get("thinking"):
+            if is_text(block.get("thinking")):
                 self.has_content = True
                 out.append({"type": "reasoning", "text": block["thinking"]})
         elif btype == "tool_use" and isinstance(index, int):
@@ -326,11 +298,11 @@ class Anthropic(Dialect):
         if dtype == "input_json_delta":
             call = self.calls.get(payload.get("index"))
             fragment = delta.get("partial_json")
-            if call is not None and fragment and isinstance(fragment, str):
+            if call is not None and is_text(fragment):
                 self.add_arguments(out, call, fragment)
         elif dtype == "thinking_delta":
             text = delta.get("thinking")
-            if text:
+            if is_text(text):
                 if not self.open:
                     self.begin(out)
                 self.has_content = True
@@ -362,3 +334,19 @@ class Anthropic(Dialect):
             ),
         )
         self.usage = merged
+
+
+_COMMON: Final = {
+    "text_delta": Anthropic._common_text,
+    "thinking_delta": Anthropic._common_thinking,
+    "input_json_delta": Anthropic._common_json,
+}
+_HANDLERS: Final[dict[str, Handler]] = {
+    "content_block_delta": Anthropic._delta,
+    "message_start": Anthropic._message_start,
+    "content_block_start": Anthropic._block_start,
+    "content_block_stop": Anthropic._block_stop,
+    "message_delta": Anthropic._message_delta,
+    "message_stop": Anthropic._message_stop,
+    "error": Anthropic._error,
+}

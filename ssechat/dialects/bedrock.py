@@ -8,17 +8,7 @@ that follows it carries the usage, so the response ends there (or at the end
 of the input once messageStop came). Exceptions come as frames typed
 `...Exception` with `{"message": ...}`.
 
-| frame                                     | normalized                         |
-|-------------------------------------------|------------------------------------|
-| messageStart                              | start                              |
-| contentBlockDelta delta.text              | delta                              |
-| contentBlockDelta delta.reasoningContent  | reasoning (`text`; not signatures) |
-| contentBlockStart start.toolUse           | tool_call_delta (id, name)         |
-| contentBlockDelta delta.toolUse.input     | tool_call_delta (arguments)        |
-| contentBlockStop                          | tool_call (the block's call)       |
-| messageStop                               | done.finish_reason (`stopReason`)  |
-| metadata usage                            | usage (inputTokens / outputTokens) |
-| ...Exception, error                       | error                              |
+The table of its fields: docs/dialects.md, "bedrock".
 """
 
 from __future__ import annotations
@@ -26,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -58,12 +50,9 @@ class Bedrock(Dialect):
     def complete_at_eof(self) -> bool:
         return self.stopped  # messageStop came; only the metadata frame is missing
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
+    def handle(self, document: Any, event: Event, out: list[NormalizedEvent]) -> None:
         name = event.event
-        try:
-            payload = as_dict(loads(event.data)) if event.data else {}
-        except ValueError:
-            payload = {}
+        payload = as_dict(document)
         handler = _HANDLERS.get(name)
         if name == "messageStart" or (not self.open and name in _OPENING):
             self.begin(out)

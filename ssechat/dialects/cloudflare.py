@@ -6,13 +6,7 @@ padding against length side channels, not text), a last event with an empty
 Function calling adds whole calls in `tool_calls` [{name, arguments}].
 Errors: `{"errors": [{"message", "code"}]}` or `{"error": ...}`.
 
-| event field                        | normalized                               |
-|------------------------------------|------------------------------------------|
-| response                           | delta                                    |
-| tool_calls[]                       | tool_call_delta + tool_call              |
-| usage                              | usage (prompt / completion tokens)       |
-| errors[] / error                   | error                                    |
-| [DONE]                             | the end (finish reason null)             |
+The table of its fields: docs/dialects.md, "cloudflare".
 """
 
 from __future__ import annotations
@@ -21,15 +15,9 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import (
-    Dialect,
-    ToolCall,
-    as_dict,
-    as_list,
-    emit_text,
-    loads,
-    usage_event_fields,
-)
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import as_dict, as_list, emit_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -37,15 +25,10 @@ from ssechat.sse import Event
 class Cloudflare(Dialect):
     name: ClassVar[str] = "cloudflare"
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        data = event.data.strip()
-        if data == "[DONE]":
-            self.end(out, complete=True)
-            return
-        try:
-            payload = loads(data)
-        except ValueError:
-            return
+    def done(self, out: list[NormalizedEvent]) -> None:
+        self.end(out, complete=True)
+
+    def handle(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
         if type(payload) is not dict:
             return
         if not self.open:

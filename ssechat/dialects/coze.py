@@ -1,43 +1,28 @@
 """coze: the Coze v3 chat stream (`/v3/chat`, submit_tool_outputs, workflow chat).
 
-Wire shape (PROVIDERS.md "coze"): `event:conversation.*` (with or without a
+Wire shape: `event:conversation.*` (with or without a
 space after the colon), chat objects with `status`, `usage` and
 `last_error`, message objects with `type` and `content`, ended by `event:done`
 (data `"[DONE]"`, `[DONE]` or a JSON object).
 
-| event                                   | normalized                                |
-|-----------------------------------------|-------------------------------------------|
-| conversation.chat.created / in_progress | start (id = the chat id, conversation_id) |
-| conversation.message.delta, answer      | delta (`content`), reasoning              |
-|                                         | (`reasoning_content`)                     |
-| message.completed, answer               | ignored: a snapshot of the deltas, and    |
-|                                         | sometimes a different text                |
-| message.completed, follow_up            | follow_up (a suggested next question)     |
-| message.completed, function_call        | tool_call_delta + tool_call (a plugin     |
-|                                         | Coze runs itself: no id)                  |
-| conversation.chat.requires_action       | tool_call per required call (with ids),   |
-|                                         | done (requires_action)                    |
-| conversation.chat.completed             | usage, done (finish reason = chat status) |
-| conversation.chat.failed                | error (last_error), usage, done (failed)  |
-| error                                   | error                                     |
-| done                                    | the end, unless the chat status ended it  |
-
-tool_response, verbose, knowledge and card messages are not answer text and
-are not written.
+The table of its fields: docs/dialects.md, "coze".
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Final
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
+from ssechat.jsonload import loads
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
-_loads = orjson.loads
-_JSONDecodeError = orjson.JSONDecodeError
+Handler = Callable[["Coze", str, dict[str, Any], list[NormalizedEvent]], None]
 
 _STARTS = frozenset({"conversation.chat.created", "conversation.chat.in_progress"})
 _ENDS = frozenset(
@@ -68,48 +53,45 @@ class Coze(Dialect):
             out[-1]["conversation_id"] = conversation_id
         self.status = None
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
+    def handle(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
         kind = event.event
         if kind == "done":
-            if self.open:
-                self.finish_reason = self.status if self.status in _FINAL_STATUSES else None
-                self.end(out, complete=True)
+            self.done(out)
             return
-        try:
-            payload = _loads(event.data)
-        except _JSONDecodeError:
-            try:
-                payload = loads(event.data)  # ids past 64 bits
-            except ValueError:
-                return
-        if type(payload) is not dict:
-            return
-        if kind == "conversation.message.delta":
-            if not self.open:
-                self.begin(out, None, payload.get("chat_id"), payload.get("conversation_id"))
-            if payload.get("type") == "answer":
-                reasoning = payload.get("reasoning_content")
-                emit_text(out, "reasoning", reasoning)
-                content = payload.get("content")
-                emit_text(out, "delta", content)
-        elif kind == "conversation.message.completed":
-            self._completed_message(payload, out)
-        elif kind in _STARTS:
-            chat_id = payload.get("id")
-            if not self.open or (chat_id and self.chat_id and chat_id != self.chat_id):
-                self.begin(out, None, chat_id, payload.get("conversation_id"))
-            elif not self.chat_id:
-                self.chat_id = chat_id
-            self.status = payload.get("status")
-        elif kind in _ENDS:
-            self._chat_end(kind, payload, out)
-        elif kind == "error":
-            if not self.open:
-                self.begin(out)
-            message = payload.get("msg") or payload.get("message")
-            self.error(out, message or "coze error event", payload.get("code"))
+        handler = _HANDLERS.get(kind)
+        if handler is not None and type(payload) is dict:
+            handler(self, kind, payload, out)
 
-    def _completed_message(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+    def done(self, out: list[NormalizedEvent]) -> None:
+        """`event: done` (its data `"[DONE]"`): the end, with the last status seen."""
+        if self.open:
+            self.finish_reason = self.status if self.status in _FINAL_STATUSES else None
+            self.end(out, complete=True)
+
+    def _delta(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        if not self.open:
+            self.begin(out, None, payload.get("chat_id"), payload.get("conversation_id"))
+        if payload.get("type") == "answer":
+            emit_text(out, "reasoning", payload.get("reasoning_content"))
+            emit_text(out, "delta", payload.get("content"))
+
+    def _chat_start(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        chat_id = payload.get("id")
+        if not self.open or (chat_id and self.chat_id and chat_id != self.chat_id):
+            self.begin(out, None, chat_id, payload.get("conversation_id"))
+        elif not self.chat_id:
+            self.chat_id = chat_id
+        self.status = payload.get("status")
+
+    def _error(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        if not self.open:
+            self.begin(out)
+        message = payload.get("msg") or payload.get("message")
+        self.error(out, message or "coze error event", payload.get("code"))
+
+    def _completed_message(
+        self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]
+    ) -> None:
         mtype = payload.get("type")
         if mtype == "follow_up":
             if not self.open:
@@ -171,3 +153,10 @@ class Coze(Dialect):
 
 
 _FINAL_STATUSES = frozenset({"completed", "failed", "requires_action", "canceled"})
+_HANDLERS: Final[dict[str, Handler]] = {
+    "conversation.message.delta": Coze._delta,
+    "conversation.message.completed": Coze._completed_message,
+    **dict.fromkeys(_STARTS, Coze._chat_start),
+    **dict.fromkeys(_ENDS, Coze._chat_end),
+    "error": Coze._error,
+}

@@ -10,15 +10,7 @@ the request set `incremental_output`; both become deltas here: an event
 whose text extends the text so far is cumulative. Errors: `event:error`
 with `{"code", "message", "request_id"}`.
 
-| event field                              | normalized                         |
-|------------------------------------------|------------------------------------|
-| output.choices[0].message.content / text | delta (cumulative -> the new part) |
-| message.reasoning_content                | reasoning (likewise)               |
-| message.tool_calls[] by index            | tool_call_delta; tool_call at the  |
-|                                          | end                                |
-| finish_reason other than "null"          | the end; done.finish_reason        |
-| usage input_tokens / output_tokens       | usage                              |
-| code + message, event:error              | error                              |
+The table of its fields: docs/dialects.md, "dashscope".
 """
 
 from __future__ import annotations
@@ -27,15 +19,9 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import (
-    Dialect,
-    ToolCall,
-    as_dict,
-    as_list,
-    emit_text,
-    loads,
-    usage_event_fields,
-)
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import as_dict, as_list, emit_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -63,11 +49,8 @@ class DashScope(Dialect):
         self.so_far = {}
         self.cumulative = None
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        try:
-            payload = as_dict(loads(event.data))
-        except ValueError:
-            payload = {}
+    def handle(self, document: Any, event: Event, out: list[NormalizedEvent]) -> None:
+        payload = as_dict(document)
         if not payload and event.event != "error":
             return
         if not self.open:

@@ -5,24 +5,19 @@ it is a lone end marker), its fields are read where the first matching rule
 says (or the file's top level), and an event matching `end` ends the
 response. With `cumulative`, text and reasoning repeat everything so far and
 only the new part is written. `event: error` is an error whatever the file
-says (DESIGN.md section 3).
+says (docs/design.md, "Normalized events").
 
-| file key           | normalized                                            |
-|--------------------|-------------------------------------------------------|
-| text / reasoning   | delta / reasoning                                     |
-| finish_reason      | done.finish_reason (the last one given wins)          |
-| usage {name: ptr}  | usage (input_tokens, output_tokens, then the others)  |
-| error              | error (a string, or an object's message and code)     |
-| model / id         | start (read from the event that opens the response)   |
-| end                | the end: usage, done                                  |
+The table of its fields: docs/dialects.md, "described".
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ssechat.dialects.base import Dialect, as_dict, loads, usage_event_fields
+from ssechat.dialects.base import Dialect
 from ssechat.dialects.description import MISSING, Description, Reading, resolve
+from ssechat.dialects.fields import as_dict, usage_event_fields
+from ssechat.jsonload import loads
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -54,6 +49,7 @@ class Described(Dialect):
         self.so_far = {}
 
     def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
+        """The description decides, data that is not JSON included (it may match text)."""
         described = self.description
         payload = _payload(event.data)
         kind, data = event.event, event.data

@@ -6,20 +6,7 @@ fragments and end with `message_end` (metadata.usage); chatflows add
 workflow_started / node_* / workflow_finished around them; workflow runs
 stream `text_chunk` and end with `workflow_finished`. `ping` keeps alive.
 
-| event                          | normalized                                   |
-|--------------------------------|----------------------------------------------|
-| message, agent_message         | delta (`answer`)                             |
-| text_chunk                     | delta (`data.text`, workflow runs)           |
-| agent_thought with tools       | tool_call_delta + tool_call per tool (tools  |
-|                                | Dify runs itself: no id), once per thought   |
-| message_replace                | refusal (moderation replaced the answer)     |
-| message_end                    | the end: usage (metadata.usage), done (null: |
-|                                | Dify gives no finish reason)                 |
-| workflow_finished              | error when it failed; ends a workflow run    |
-|                                | (finish reason = its status) when no         |
-|                                | message_end follows                          |
-| error                          | error (`message`, `code`)                    |
-| node_*, tts_*, message_file... | nothing                                      |
+The table of its fields: docs/dialects.md, "dify".
 """
 
 from __future__ import annotations
@@ -29,7 +16,10 @@ from typing import Any, ClassVar, Final
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
+from ssechat.jsonload import loads
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -61,11 +51,8 @@ class Dify(Dialect):
             self.finish_reason = self.workflow_status
         super().close(out, cut=cut)
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        try:
-            payload = as_dict(loads(event.data))
-        except ValueError:
-            payload = {}
+    def handle(self, document: Any, event: Event, out: list[NormalizedEvent]) -> None:
+        payload = as_dict(document)
         kind = payload.get("event") or event.event
         handler = HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None or (handler is _nothing and not self.open):

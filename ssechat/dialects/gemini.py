@@ -1,6 +1,6 @@
 """gemini: Google's streamGenerateContent with `alt=sse` (Google AI and Vertex).
 
-Wire shape (PROVIDERS.md "gemini"): `data:` lines only (CRLF), each a
+Wire shape: `data:` lines only (CRLF), each a
 GenerateContentResponse: `candidates[].content.parts[]`, `finishReason`,
 `usageMetadata` (cumulative: the last one wins), `modelVersion`,
 `responseId`. There is no end marker: a candidate's `finishReason` makes the
@@ -8,17 +8,7 @@ response complete, and the response ends with the input (or when a chunk
 with another `responseId` starts the next one), because more chunks may
 follow a finishReason (the last one wins).
 
-| chunk field                              | normalized                              |
-|------------------------------------------|-----------------------------------------|
-| parts[].text                             | delta (index for candidate > 0)         |
-| parts[].text with thought: true          | reasoning                               |
-| parts[].functionCall {name, args}        | tool_call_delta + tool_call (whole)     |
-| functionCall willContinue, partialArgs,  | Vertex streamed arguments, assembled by |
-| then an empty functionCall               | JSON path                               |
-| candidates[].finishReason                | done.finish_reason (last wins)          |
-| usageMetadata                            | usage (prompt/candidates token counts)  |
-| promptFeedback.blockReason, no candidate | error (code = the block reason)         |
-| error                                    | error                                   |
+The table of its fields: docs/dialects.md, "gemini".
 """
 
 from __future__ import annotations
@@ -28,14 +18,12 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, loads, usage_event_fields
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import as_dict, emit_text, is_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
-# base.loads: orjson, then the standard library for what only it reads
-# (lone surrogate escapes, integers past 64 bits), never dropping the event.
-_loads = loads
-_JSONDecodeError = ValueError
 _PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _VALUE_KEYS = ("numberValue", "boolValue", "structValue", "listValue")
 
@@ -47,10 +35,24 @@ def _set_path(root: dict[str, Any], path: str, piece: dict[str, Any]) -> None:
     ]
     if not steps:
         return
+    node = _walk(root, steps)
+    value = _piece_value(piece)
+    if node is None or value is None:
+        return
+    last = steps[-1]
+    if isinstance(node, list) and isinstance(last, int):
+        while len(node) <= last:
+            node.append(None)
+        node[last] = (node[last] or "") + value[0] if value[1] else value[0]
+    elif isinstance(node, dict) and isinstance(last, str):
+        node[last] = (node.get(last) or "") + value[0] if value[1] else value[0]
+
+
+def _walk(root: dict[str, Any], steps: list[str | int]) -> Any:
+    """The container the last step names a place in, made as it goes; None on a mismatch."""
     node: Any = root
     for position, step in enumerate(steps[:-1]):
-        following = steps[position + 1]
-        child: Any = [] if isinstance(following, int) else {}
+        child: Any = [] if isinstance(steps[position + 1], int) else {}
         if isinstance(node, list) and isinstance(step, int):
             while len(node) <= step:
                 node.append(None)
@@ -60,24 +62,18 @@ def _set_path(root: dict[str, Any], path: str, piece: dict[str, Any]) -> None:
         elif isinstance(node, dict) and isinstance(step, str):
             node = node.setdefault(step, child)
         else:
-            return
-    last = steps[-1]
+            return None
+    return node
+
+
+def _piece_value(piece: dict[str, Any]) -> tuple[Any, bool] | None:
+    """A piece's value, and whether it appends (strings stream in parts); None: no value."""
     if "stringValue" in piece:
-        value: Any = piece["stringValue"]
-        append = True
-    elif "nullValue" in piece:
-        value, append = None, False
-    else:
-        key = next((k for k in _VALUE_KEYS if k in piece), None)
-        if key is None:
-            return
-        value, append = piece[key], False
-    if isinstance(node, list) and isinstance(last, int):
-        while len(node) <= last:
-            node.append(None)
-        node[last] = (node[last] or "") + value if append else value
-    elif isinstance(node, dict) and isinstance(last, str):
-        node[last] = (node.get(last) or "") + value if append else value
+        return piece["stringValue"], True
+    if "nullValue" in piece:
+        return None, False
+    key = next((k for k in _VALUE_KEYS if k in piece), None)
+    return None if key is None else (piece[key], False)
 
 
 class Gemini(Dialect):
@@ -97,11 +93,7 @@ class Gemini(Dialect):
     def complete_at_eof(self) -> bool:
         return self.finish_reason is not None
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        try:
-            chunk = _loads(event.data)
-        except _JSONDecodeError:
-            return
+    def handle(self, chunk: Any, event: Event, out: list[NormalizedEvent]) -> None:
         if isinstance(chunk, list):  # a JSON array of responses (non-SSE style)
             for item in chunk:
                 if isinstance(item, dict):
@@ -120,28 +112,8 @@ class Gemini(Dialect):
         elif response_id and not self.response_id:
             self.response_id = response_id
         for candidate in chunk.get("candidates") or ():
-            if not isinstance(candidate, dict):
-                continue
-            index = candidate.get("index") or 0
-            parts = as_dict(candidate.get("content")).get("parts")
-            if parts:
-                for part in parts:
-                    if not isinstance(part, dict):
-                        continue
-                    text = part.get("text")
-                    if text and isinstance(text, str):
-                        event: NormalizedEvent = {
-                            "type": "reasoning" if part.get("thought") else "delta",
-                            "text": text,
-                        }
-                        if index:
-                            event["index"] = index
-                        out.append(event)
-                    elif "functionCall" in part:
-                        self._function_call(as_dict(part["functionCall"]), index, out)
-            finish = candidate.get("finishReason")
-            if finish and (not index or self.finish_reason is None):
-                self.finish_reason = finish
+            if isinstance(candidate, dict):
+                self._candidate(candidate, out)
         usage = chunk.get("usageMetadata")
         if isinstance(usage, dict) and (
             "promptTokenCount" in usage or "candidatesTokenCount" in usage
@@ -153,6 +125,24 @@ class Gemini(Dialect):
                 reasoning_tokens=usage.get("thoughtsTokenCount"),
                 cached_tokens=usage.get("cachedContentTokenCount"),
             )
+        self._errors(chunk, out)
+
+    def _candidate(self, candidate: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        index = candidate.get("index") or 0
+        for part in as_dict(candidate.get("content")).get("parts") or ():
+            if not isinstance(part, dict):
+                continue
+            text = part.get("text")
+            if is_text(text):
+                emit_text(out, "reasoning" if part.get("thought") else "delta", text, index)
+            elif "functionCall" in part:
+                self._function_call(as_dict(part["functionCall"]), index, out)
+        finish = candidate.get("finishReason")
+        if finish and (not index or self.finish_reason is None):
+            self.finish_reason = finish
+
+    def _errors(self, chunk: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        """A blocked prompt (with no candidates), or an error object."""
         feedback = as_dict(chunk.get("promptFeedback"))
         if feedback.get("blockReason") and not chunk.get("candidates"):
             reason = feedback["blockReason"]

@@ -1,36 +1,33 @@
 """generic: the simplest servers: data JSON with a `content` field.
 
-Wire shape (DESIGN.md section 3): `data: {"content": "..."}` per event, ended
+Wire shape (docs/design.md, "Normalized events"): `data: {"content": "..."}` per event, ended
 by `data: [DONE]` or an `event: done`. Also read when present: `reasoning`
 (or `reasoning_content`) as reasoning, `finish_reason` (or `stop_reason`),
 `usage` with input/output (or prompt/completion) tokens, `model`, `id` and
 `error`.
+
+
+The table of its fields: docs/dialects.md, "generic".
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ssechat.dialects.base import Dialect, as_dict, emit_text, loads, usage_event_fields
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
-
-# base.loads: orjson, then the standard library for what only it reads
-# (lone surrogate escapes, integers past 64 bits), never dropping the event.
-_loads = loads
-_JSONDecodeError = ValueError
 
 
 class Generic(Dialect):
     name: ClassVar[str] = "generic"
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        data = event.data
-        try:
-            payload = _loads(data)
-        except _JSONDecodeError:
-            payload = None
-        if event.event == "done" or data.strip() == "[DONE]":
+    def done(self, out: list[NormalizedEvent]) -> None:
+        self.end(out, complete=True)
+
+    def handle(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
+        if event.event == "done":
             if self.open:
                 if type(payload) is dict:
                     self._fields(payload, out)

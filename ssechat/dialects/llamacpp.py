@@ -6,22 +6,15 @@ word, limit; older servers have only the booleans stopped_eos / stopped_word
 / stopped_limit, and no reason string: null), the token counts and
 `timings`. Errors come as `{"error": {"code", "message", "type"}}`.
 
-| event field                               | normalized                      |
-|-------------------------------------------|---------------------------------|
-| content                                   | delta                           |
-| stop: true                                | the end                         |
-| stop_type                                 | done.finish_reason              |
-| tokens_evaluated / tokens_predicted       | usage, the last counts given    |
-|                                           | (else timings prompt_n /        |
-|                                           | predicted_n)                    |
-| error                                     | error                           |
+The table of its fields: docs/dialects.md, "llamacpp".
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ssechat.dialects.base import Dialect, as_dict, emit_text, loads, usage_event_fields
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -30,11 +23,7 @@ class LlamaCpp(Dialect):
     name: ClassVar[str] = "llamacpp"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"limit"})
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        try:
-            payload = loads(event.data)
-        except ValueError:
-            return
+    def handle(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
         if type(payload) is not dict:
             return
         if not self.open:

@@ -6,14 +6,7 @@ Wire shape: one JSON object per line (`ssechat.ndjson` makes each an event):
 generate; the last line has `"done": true`, `done_reason` and the counts. An
 error while streaming is a line `{"error": "..."}`, and the body ends there.
 
-| line field                            | normalized                             |
-|---------------------------------------|----------------------------------------|
-| message.content / response            | delta                                  |
-| message.thinking / thinking           | reasoning                              |
-| message.tool_calls[] (whole calls)    | tool_call_delta + tool_call            |
-| done: true                            | the end: usage, done (done_reason)     |
-| prompt_eval_count / eval_count        | usage (input / output tokens)          |
-| error                                 | error (the response then ends)         |
+The table of its fields: docs/dialects.md, "ollama".
 """
 
 from __future__ import annotations
@@ -22,15 +15,9 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ssechat.dialects.base import (
-    Dialect,
-    ToolCall,
-    as_dict,
-    as_list,
-    emit_text,
-    loads,
-    usage_event_fields,
-)
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import as_dict, as_list, emit_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -39,14 +26,7 @@ class Ollama(Dialect):
     name: ClassVar[str] = "ollama"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"length"})
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        try:
-            line = loads(event.data)
-        except ValueError:
-            if not self.open:
-                self.begin(out)
-            self.error(out, f"a line is not JSON: {event.data[:80]!r}", "invalid_json")
-            return
+    def handle(self, line: Any, event: Event, out: list[NormalizedEvent]) -> None:
         if type(line) is not dict:
             return
         if not self.open:

@@ -1,53 +1,23 @@
 """openai-responses: the OpenAI Responses API stream.
 
-Wire shape (PROVIDERS.md "openai-responses"): `event: response.*` with the
+Wire shape: `event: response.*` with the
 same `type` in the JSON; response.created first, then output items, ended by
 response.completed, response.incomplete or response.failed. There is no
 `[DONE]`.
 
-| event                                     | normalized                           |
-|-------------------------------------------|--------------------------------------|
-| response.created / in_progress / queued   | start (model, id)                    |
-| response.output_text.delta                | delta                                |
-| response.refusal.delta                    | refusal                              |
-| response.reasoning_summary_text.delta,    | reasoning                            |
-| response.reasoning_text.delta             |                                      |
-| output_item.added: function_call,         | tool_call_delta (id = call_id, name) |
-| custom_tool_call                          |                                      |
-| function_call_arguments.delta,            | tool_call_delta                      |
-| custom_tool_call_input.delta              |                                      |
-| function_call_arguments.done,             | tool_call (the full arguments given  |
-| custom_tool_call_input.done, item.done    | there win over the fragments)        |
-| response.completed / incomplete / failed  | usage, done (= response.status)      |
-| error                                     | error (flat or nested `error`)       |
-
-`output_text.done` and `content_part.*` repeat the text and are ignored.
-Hosted tools (web search, file search, code interpreter, MCP...) are other
-item types and not client tool calls. Custom tools keep their free-form
-input as a string. The last `sequence_number` is kept (`sequence`): `send`
-continues an interrupted background response after it, and while it does
-(`resuming`) events numbered up to it are not read twice.
+The table of its fields: docs/dialects.md, "openai-responses".
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Final
 
-from ssechat.dialects.base import (
-    Continuation,
-    Dialect,
-    ToolCall,
-    as_dict,
-    loads,
-    usage_event_fields,
-)
+from ssechat.dialects.base import Continuation, Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import as_dict, is_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
-
-# base.loads: orjson, then the standard library for what only it reads
-# (lone surrogate escapes, integers past 64 bits), never dropping the event.
-_loads = loads
-_JSONDecodeError = ValueError
 
 _TEXT = {
     "response.output_text.delta": "delta",
@@ -95,11 +65,7 @@ class OpenAIResponses(Dialect):
             return None if sequence is None else Continuation("stream", response_id, sequence)
         return None
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:  # noqa: C901
-        try:
-            payload = _loads(event.data)
-        except _JSONDecodeError:
-            return
+    def handle(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
         if type(payload) is not dict:
             return
         sequence = payload.get("sequence_number")
@@ -108,46 +74,47 @@ class OpenAIResponses(Dialect):
                 return  # a continuation repeating what came before the interruption
             self.sequence = sequence
         kind = payload.get("type") or event.event
-        text_kind = _TEXT.get(kind)
-        if text_kind is not None:
-            text = payload.get("delta")
-            if text and isinstance(text, str):
-                if not self.open:
-                    self.begin(out)
-                out.append({"type": text_kind, "text": text})
-        elif kind in _ARGUMENT_DELTAS:
-            call = self._call(payload)
-            fragment = payload.get("delta")
-            if call is not None and fragment and isinstance(fragment, str):
-                self.add_arguments(out, call, fragment)
-        elif kind in _STARTS:
-            # Only response.created starts a response when one is open: some
-            # proxies (GitHub Copilot) give in_progress another id.
-            response = as_dict(payload.get("response"))
-            if self.resuming and self.open and response.get("id") in (None, self.response_id):
-                return  # `send` reads this background response again: the same one
-            if not self.open or kind == "response.created":
-                self.begin(out, response.get("model"), response.get("id"))
-        elif kind == "response.output_item.added":
-            self._item_added(payload, out)
-        elif kind in _ARGUMENT_DONES:
-            key = self._key(payload)
-            raw = payload.get(_ARGUMENT_DONES[kind])
-            if key in self.calls:
-                self.finish_call(out, key, raw=raw if isinstance(raw, str) else None)
-        elif kind == "response.output_item.done":
-            self._item_done(payload, out)
-        elif kind in _ENDS:
-            self._end(kind, payload, out)
-        elif kind == "error":
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is not None:
+            handler(self, kind, payload, out)
+
+    def _text(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        text = payload.get("delta")
+        if is_text(text):
             if not self.open:
                 self.begin(out)
-            nested = as_dict(payload.get("error"))
-            self.error(
-                out,
-                payload.get("message") or nested.get("message"),
-                payload.get("code") or nested.get("code") or nested.get("type"),
-            )
+            out.append({"type": _TEXT[kind], "text": text})
+
+    def _args_delta(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        call = self._call(payload)
+        fragment = payload.get("delta")
+        if call is not None and is_text(fragment):
+            self.add_arguments(out, call, fragment)
+
+    def _start(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        # Only response.created starts a response when one is open: some
+        # proxies (GitHub Copilot) give in_progress another id.
+        response = as_dict(payload.get("response"))
+        if self.resuming and self.open and response.get("id") in (None, self.response_id):
+            return  # `send` reads this background response again: the same one
+        if not self.open or kind == "response.created":
+            self.begin(out, response.get("model"), response.get("id"))
+
+    def _args_done(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        key = self._key(payload)
+        raw = payload.get(_ARGUMENT_DONES[kind])
+        if key in self.calls:
+            self.finish_call(out, key, raw=raw if isinstance(raw, str) else None)
+
+    def _error(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+        if not self.open:
+            self.begin(out)
+        nested = as_dict(payload.get("error"))
+        self.error(
+            out,
+            payload.get("message") or nested.get("message"),
+            payload.get("code") or nested.get("code") or nested.get("type"),
+        )
 
     def _key(self, payload: dict[str, Any]) -> Any:
         # Calls are keyed by output index; item ids map to it (some proxies
@@ -158,7 +125,7 @@ class OpenAIResponses(Dialect):
     def _call(self, payload: dict[str, Any]) -> ToolCall | None:
         return self.calls.get(self._key(payload))
 
-    def _item_added(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+    def _item_added(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
         item = as_dict(payload.get("item"))
         field = _CALL_ITEMS.get(str(item.get("type")))
         if field is None:
@@ -178,7 +145,7 @@ class OpenAIResponses(Dialect):
         initial = item.get(field)
         self.start_call(out, index, call, initial if isinstance(initial, str) else "")
 
-    def _item_done(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
+    def _item_done(self, kind: str, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:
         item = as_dict(payload.get("item"))
         field = _CALL_ITEMS.get(str(item.get("type")))
         if field is None:
@@ -190,7 +157,7 @@ class OpenAIResponses(Dialect):
             self.finish_call(out, key, raw=raw)
         elif key not in self.by_item.values():
             # A call seen only whole (no output_item.added before it).
-            self._item_added(payload, out)
+            self._item_added(kind, payload, out)
             key = self.by_item.get(item.get("id"), payload.get("output_index"))
             self.finish_call(out, key, raw=raw)
 
@@ -214,3 +181,16 @@ class OpenAIResponses(Dialect):
         if kind == "response.failed" and not self.errored:
             self.error(out, error.get("message") or "the response failed", error.get("code"))
         self.end(out, complete=True)
+
+
+Handler = Callable[[OpenAIResponses, str, dict[str, Any], list[NormalizedEvent]], None]
+_HANDLERS: Final[dict[str, Handler]] = {
+    **dict.fromkeys(_TEXT, OpenAIResponses._text),
+    **dict.fromkeys(_ARGUMENT_DELTAS, OpenAIResponses._args_delta),
+    **dict.fromkeys(_STARTS, OpenAIResponses._start),
+    "response.output_item.added": OpenAIResponses._item_added,
+    **dict.fromkeys(_ARGUMENT_DONES, OpenAIResponses._args_done),
+    "response.output_item.done": OpenAIResponses._item_done,
+    **dict.fromkeys(_ENDS, OpenAIResponses._end),
+    "error": OpenAIResponses._error,
+}

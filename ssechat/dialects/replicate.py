@@ -6,19 +6,16 @@ multi-line piece comes as several `data:` lines, joined by LF), `event: logs`
 `{"detail": ...}`, and `event: done` ending the stream, its data `{}` or
 `{"reason": "canceled"}` (or `"error"`).
 
-| event        | normalized                                            |
-|--------------|-------------------------------------------------------|
-| output       | delta (the data as it is)                             |
-| logs         | nothing                                               |
-| error        | error (detail)                                        |
-| done         | the end; done.finish_reason = its `reason`, else null |
+The table of its fields: docs/dialects.md, "replicate".
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Final
 
-from ssechat.dialects.base import Dialect, as_dict, loads
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.fields import as_dict
+from ssechat.jsonload import loads
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -36,6 +33,7 @@ class Replicate(Dialect):
     name: ClassVar[str] = "replicate"
 
     def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
+        """Replicate's data is text (`output`), not JSON: the preamble does not apply."""
         name = event.event
         if name not in ("output", "logs", "error", "done"):
             return

@@ -8,21 +8,15 @@ for, `details` {finish_reason, generated_tokens, input_length}. An error is
 an event `{"error": "...", "error_type": "validation"}`; the body ends there.
 (TGI's `/v1/chat/completions` is OpenAI chunks: openai-chat reads it.)
 
-| event field                         | normalized                              |
-|-------------------------------------|-----------------------------------------|
-| token.text (special: false)         | delta (special tokens such as </s> are  |
-|                                     | not text)                               |
-| generated_text not null             | the end                                 |
-| details.finish_reason               | done.finish_reason                      |
-| details.generated_tokens / input_length | usage                               |
-| error                               | error                                   |
+The table of its fields: docs/dialects.md, "tgi".
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ssechat.dialects.base import Dialect, as_dict, loads, usage_event_fields
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.fields import as_dict, is_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -31,18 +25,14 @@ class TGI(Dialect):
     name: ClassVar[str] = "tgi"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"length"})
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        try:
-            payload = loads(event.data)
-        except ValueError:
-            return
+    def handle(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
         if type(payload) is not dict:
             return
         if not self.open:
             self.begin(out)
         token = as_dict(payload.get("token"))
         text = token.get("text")
-        if text and isinstance(text, str) and not token.get("special"):
+        if is_text(text) and not token.get("special"):
             out.append({"type": "delta", "text": text})
         error = payload.get("error")
         if error or event.event == "error":

@@ -4,24 +4,7 @@ Wire shape: `data: {"type": ...}` chunks, ended by `data: [DONE]`: start,
 start-step, text-start / text-delta / text-end, reasoning-*, tool-input-*,
 tool-output-*, source-*, file, data-*, finish-step, finish, abort, error.
 
-| chunk type                        | normalized                                  |
-|-----------------------------------|---------------------------------------------|
-| start                             | start (messageId)                           |
-| text-delta                        | delta (`delta`)                             |
-| reasoning-delta                   | reasoning (`delta`)                         |
-| tool-input-start / -delta         | tool_call_delta (toolCallId, toolName,      |
-|                                   | inputTextDelta)                             |
-| tool-input-available              | tool_call (`input`, authoritative)          |
-| tool-input-error                  | tool_call with the input as given, `error`  |
-| error                             | error (`errorText`)                         |
-| finish                            | done.finish_reason (`finishReason`), usage  |
-|                                   | from messageMetadata.usage when given       |
-| abort                             | done.finish_reason "abort" (or its reason)  |
-| [DONE]                            | the end                                     |
-| tool-output-*, source-*, file,    | nothing (results of tools the server ran,   |
-| data-*, *-start/-end, *-step      | citations, attachments, app data)           |
-
-Tools the provider ran itself (`providerExecuted: true`) are not client calls.
+The table of its fields: docs/dialects.md, "vercel-ui".
 """
 
 from __future__ import annotations
@@ -31,7 +14,9 @@ from typing import Any, ClassVar, Final
 
 import orjson
 
-from ssechat.dialects.base import Dialect, ToolCall, as_dict, emit_text, loads, usage_event_fields
+from ssechat.dialects.base import Dialect
+from ssechat.dialects.calls import ToolCall
+from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -42,15 +27,11 @@ class VercelUI(Dialect):
     name: ClassVar[str] = "vercel-ui"
     cut_off_reasons: ClassVar[frozenset[str]] = frozenset({"length"})
 
-    def translate(self, event: Event, out: list[NormalizedEvent]) -> None:
-        data = event.data.strip()
-        if data == "[DONE]":
-            self.end(out, complete=True)
-            return
-        try:
-            chunk = as_dict(loads(data))
-        except ValueError:
-            return
+    def done(self, out: list[NormalizedEvent]) -> None:
+        self.end(out, complete=True)
+
+    def handle(self, document: Any, event: Event, out: list[NormalizedEvent]) -> None:
+        chunk = as_dict(document)
         kind = chunk.get("type")
         if not self.open:
             if kind == "start":
@@ -61,7 +42,7 @@ class VercelUI(Dialect):
         if handler is not None:
             handler(self, chunk, out)
         elif event.event == "error":
-            self.error(out, data or None)
+            self.error(out, event.data.strip() or None)
 
     def _text(self, chunk: dict[str, Any], out: list[NormalizedEvent]) -> None:
         emit_text(out, "delta", chunk.get("delta"))
