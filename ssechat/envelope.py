@@ -13,7 +13,7 @@ import re
 from typing import Any, Final
 
 from ssechat.capture import parse_header
-from ssechat.dialects.base import error_fields
+from ssechat.dialects.fields import error_fields
 from ssechat.jsonload import loads
 
 HEAD_LIMIT: Final = 64 * 1024  # bytes of HTTP headers we wait for before giving up
