@@ -18,7 +18,7 @@ import orjson
 
 from ssechat.errors import InputError, UsageError
 from ssechat.inputs import InputDecoder
-from ssechat.normalized import Sink
+from ssechat.normalized import NormalizedEvent, Sink
 from ssechat.repair import Repair
 from ssechat.sse import DEFAULT_MAX_EVENT_BYTES, Event, Item, Retry
 
@@ -222,9 +222,9 @@ class _Collector(Sink):
     """A pipeline sink that keeps the events until `take()`."""
 
     def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
+        self.events: list[NormalizedEvent] = []
 
-    def write(self, events: list[dict[str, Any]]) -> None:
+    def write(self, events: list[NormalizedEvent]) -> None:
         self.events += events
 
     def raw(self, lines: list[bytes]) -> None:

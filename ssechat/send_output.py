@@ -22,6 +22,7 @@ from ssechat.lines import LineWriter, json_line
 from ssechat.normalized import (
     TERMINAL_ESCAPES,
     JsonLinesWriter,
+    NormalizedEvent,
     Sink,
     TextWriter,
     is_terminal,
@@ -73,7 +74,7 @@ class Output:
         if self.sink is not None:
             self.sink.on_http_status(status)
 
-    def events(self, events: list[dict[str, Any]], seconds: float | None, counted: bool) -> None:
+    def events(self, events: list[NormalizedEvent], seconds: float | None, counted: bool) -> None:
         """Normalized events; `counted`: one SSE event's, at `seconds` (the summary)."""
         if self.final:
             for event in events:
