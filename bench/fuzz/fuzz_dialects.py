@@ -21,7 +21,7 @@ import atheris
 with atheris.instrument_imports(include=["ssechat"]):
     from ssechat import dialects
     from ssechat.errors import SsechatError
-    from ssechat.normalized import EventSink, JsonLinesWriter, TextWriter
+    from ssechat.normalized import JsonLinesWriter, Sink, TextWriter
     from ssechat.pipeline import Pipeline
     from ssechat.summary import Summary
 
@@ -36,7 +36,7 @@ def test_one(data: bytes) -> None:
     dialect = CHOICES[data[0] % len(CHOICES)]
     kind = (data[0] // len(CHOICES)) % 3
     out = io.BytesIO()
-    sink: EventSink
+    sink: Sink
     if kind == 0:
         sink = JsonLinesWriter(out, flush_each=False)
     elif kind == 1:
