@@ -4,8 +4,9 @@ For speed only. Nearly every read of an LLM stream is whole events that are
 all `data: X` or all `event: T` then `data: X`: `RunDecoder.feed_runs` cuts
 them out with a few C calls (an `EventRun`: one type, one id, the data
 values still bytes) and hands everything else to the plain decoder it wraps.
-Only the reading loops know of runs: the pipeline (the dialects take a run's
-data strings) and the `--events` writers (one orjson call per run).
+Only the reading loops know of runs: the pipeline (a run reaches the
+dialect as an `EventBatch` of its data strings) and the `--events` writers
+(one orjson call per run).
 tests/test_sse_runs.py proves the layer equal to the plain decoder.
 """
 
