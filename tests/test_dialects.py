@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -393,6 +395,31 @@ def test_openai_chat_data_that_is_not_json_is_an_error() -> None:
         "code": "invalid_json",
     } in events
     assert outcome.errors == 1
+
+
+def test_a_dialect_module_loads_when_a_stream_needs_it() -> None:
+    """Start-up: detecting and reading openai-chat loads none of the other dialects."""
+    code = (
+        "import sys; from ssechat import dialects; from ssechat.sse import Event; "
+        "name = dialects.detect(Event('message', '{\"choices\": []}', '')); "
+        "dialects.create(name); "
+        "print(name, sorted(m for m in sys.modules if m.startswith('ssechat.dialects.')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    name, _, loaded = proc.stdout.partition(" ")
+    assert name == "openai-chat"
+    assert "ssechat.dialects.openai_chat" in loaded
+    for other in ("anthropic", "gemini", "dify", "vercel_ui", "bedrock", "replicate"):
+        assert f"ssechat.dialects.{other}'" not in loaded
+
+
+def test_detection_knows_every_type_the_handler_tables_read() -> None:
+    from ssechat.dialects import bedrock, detection, dify, vercel_ui
+
+    assert set(vercel_ui.HANDLERS) == detection.VERCEL_UI
+    assert set(dify.HANDLERS) == detection.DIFY
+    assert set(bedrock.HANDLERS) == detection.BEDROCK
 
 
 _JSON_DIALECTS = [name for name in dialects.NAMES if name != "replicate"]  # replicate: text

@@ -23,16 +23,6 @@ from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
 _OPENING: Final = frozenset({"contentBlockStart", "contentBlockDelta", "messageStop"})
-EVENTS: Final = frozenset(
-    {
-        "messageStart",
-        "contentBlockStart",
-        "contentBlockDelta",
-        "contentBlockStop",
-        "messageStop",
-        "metadata",
-    }
-)
 
 
 class Bedrock(Dialect):
@@ -53,7 +43,7 @@ class Bedrock(Dialect):
     def handle(self, document: Any, event: Event, out: list[NormalizedEvent]) -> None:
         name = event.event
         payload = as_dict(document)
-        handler = _HANDLERS.get(name)
+        handler = HANDLERS.get(name)
         if name == "messageStart" or (not self.open and name in _OPENING):
             self.begin(out)
         if handler is not None:
@@ -105,7 +95,7 @@ def _ignore(dialect: Bedrock, payload: dict[str, Any], out: list[NormalizedEvent
     pass
 
 
-_HANDLERS: Final[dict[str, Callable[[Bedrock, dict[str, Any], list[NormalizedEvent]], None]]] = {
+HANDLERS: Final[dict[str, Callable[[Bedrock, dict[str, Any], list[NormalizedEvent]], None]]] = {
     "messageStart": _ignore,
     "contentBlockStart": Bedrock._block_start,
     "contentBlockDelta": Bedrock._delta,

@@ -11,15 +11,13 @@ The table of its fields: docs/dialects.md, "replicate".
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
+from typing import ClassVar
 
 from ssechat.dialects.base import Dialect
 from ssechat.dialects.fields import as_dict
 from ssechat.jsonload import loads
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
-
-EVENTS: Final = frozenset({"output", "logs"})
 
 
 def _object(data: str) -> dict[str, object]:
