@@ -1,7 +1,7 @@
 """The provider dialects: the registry, and detection from the stream itself.
 
 Each dialect is one small module turning one provider's SSE events into the
-normalized events of docs/design.md section 3 (see `base.Dialect`).
+normalized events of docs/design.md ("Normalized events"; see `base.Dialect`).
 A dialect's module loads when a stream needs it (`create`): start-up.
 `detect()` names the dialect an event belongs to (`detection`); dialects
 described in files (`register`, `--dialect-file`) are tried first, and

@@ -1,11 +1,11 @@
 """The dialect interface and the response life cycle, the same in every dialect.
 
 A dialect turns the SSE events of one provider into normalized events
-(docs/design.md section 3). `Dialect.feed` is its one entry point (a batch
-of events in); `read` is the plain path, one event at a time; the JSON
-preamble (`translate`: `[DONE]`, empty data, data that is not JSON) is
-written here once, and a subclass reads only its provider's documents
-(`handle`). This module owns the rules that must hold everywhere:
+(docs/design.md, "Normalized events"). `Dialect.feed` is its one entry
+point (a batch of events in); `read` is the plain path, one event at a
+time; the JSON preamble (`translate`: `[DONE]`, empty data, data that is
+not JSON) is written here once, and a subclass reads only its provider's
+documents (`handle`). This module owns the rules that must hold everywhere:
 
 - a response is `start` ... `done`, and `done` is its last line; usage comes
   once, just before `done`;

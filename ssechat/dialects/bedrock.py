@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final
 
 from ssechat.dialects.base import Dialect
 from ssechat.dialects.calls import ToolCall
-from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
+from ssechat.dialects.fields import as_dict, emit_text, is_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -61,7 +61,7 @@ class Bedrock(Dialect):
         emit_text(out, "reasoning", as_dict(delta.get("reasoningContent")).get("text"))
         fragment = as_dict(delta.get("toolUse")).get("input")
         call = self.calls.get(payload.get("contentBlockIndex"))
-        if call is not None and fragment and isinstance(fragment, str):
+        if call is not None and is_text(fragment):
             self.add_arguments(out, call, fragment)
 
     def _block_start(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Final
 
 from ssechat.dialects.base import Dialect
 from ssechat.dialects.calls import ToolCall
-from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
+from ssechat.dialects.fields import as_dict, emit_text, is_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -79,7 +79,7 @@ class Cohere(Dialect):
         open_call = self.calls.get(payload.get("index"))
         call = as_dict(_message(payload).get("tool_calls"))
         fragment = as_dict(call.get("function")).get("arguments")
-        if open_call is not None and fragment and isinstance(fragment, str):
+        if open_call is not None and is_text(fragment):
             self.add_arguments(out, open_call, fragment)
 
     def _call_end(self, payload: dict[str, Any], out: list[NormalizedEvent]) -> None:

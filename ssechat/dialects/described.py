@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from ssechat.dialects.base import Dialect
 from ssechat.dialects.description import MISSING, Description, Reading, resolve
-from ssechat.dialects.fields import as_dict, usage_event_fields
+from ssechat.dialects.fields import as_dict, is_text, usage_event_fields
 from ssechat.jsonload import loads
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
@@ -73,7 +73,7 @@ class Described(Dialect):
     def _read(self, reading: Reading, payload: Any, out: list[NormalizedEvent]) -> None:
         for kind, pointer in (("reasoning", reading.reasoning), ("delta", reading.text)):
             text = _value(payload, pointer)
-            if isinstance(text, str) and text:
+            if is_text(text):
                 text = self._new(kind, text)
                 if text:
                     out.append({"type": kind, "text": text})

@@ -21,7 +21,7 @@ import orjson
 
 from ssechat.sse import Event
 
-_loads = orjson.loads
+_fast_loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _PROBE: Final = "\x00probe"
 _data: Final = itemgetter(1)  # an Event's data
@@ -94,7 +94,7 @@ class Template(NamedTuple):
         """
         if data.startswith(self.prefix) and data.endswith(self.suffix) and self.prefix:
             try:
-                value = _loads(data[self.start : self.end])
+                value = _fast_loads(data[self.start : self.end])
             except _JSONDecodeError:
                 return None
             if type(value) is str:
@@ -115,7 +115,7 @@ class Template(NamedTuple):
         ):
             return None
         try:
-            values = list(map(_loads, map(itemgetter(slice(self.start, self.end)), datas)))
+            values = list(map(_fast_loads, map(itemgetter(slice(self.start, self.end)), datas)))
         except _JSONDecodeError:
             return None
         if not all(map(isinstance, values, repeat(str))):
@@ -171,10 +171,10 @@ def _literal_end(data: str, start: int) -> int:
 
 def _proven(data: str, start: int, end: int, value: str, path: tuple[Any, ...]) -> bool:
     try:
-        if _loads(data[start:end]) != value:
+        if _fast_loads(data[start:end]) != value:
             return False
-        probed = _loads(data[:start] + orjson.dumps(_PROBE).decode() + data[end:])
-        expected = _loads(data)  # a fresh copy to change
+        probed = _fast_loads(data[:start] + orjson.dumps(_PROBE).decode() + data[end:])
+        expected = _fast_loads(data)  # a fresh copy to change
         place = expected
         for step in path[:-1]:
             place = place[step]

@@ -16,7 +16,7 @@ import orjson
 
 from ssechat.dialects.base import Dialect
 from ssechat.dialects.calls import ToolCall
-from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
+from ssechat.dialects.fields import as_dict, emit_text, is_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
@@ -61,7 +61,7 @@ class VercelUI(Dialect):
     def _input_delta(self, chunk: dict[str, Any], out: list[NormalizedEvent]) -> None:
         call = self.calls.get(chunk.get("toolCallId"))
         fragment = chunk.get("inputTextDelta")
-        if call is not None and fragment and isinstance(fragment, str):
+        if call is not None and is_text(fragment):
             self.add_arguments(out, call, fragment)
 
     def _input_available(self, chunk: dict[str, Any], out: list[NormalizedEvent]) -> None:
