@@ -12,14 +12,18 @@ policy and `json_line`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import IO, Any, Final, Literal, Protocol, TypedDict
 
 import orjson
 
 from ssechat.lines import LineWriter, json_line
 
-NormalizedEvent = dict[str, Any]
-"""One normalized event: a dict whose first key is `type` (see the TypedDicts)."""
+NormalizedEvent = Mapping[str, Any]
+"""One normalized event, read-only once out: a dict whose first key is `type`.
+
+A dialect builds it as a dict literal (or with the constructors below); the
+TypedDicts give each type's shape, and read it where the type is known."""
 
 
 class StartEvent(TypedDict, total=False):
@@ -80,8 +84,8 @@ TRUNCATED = "truncated"
 """The `code` of the error that ends an input without its dialect's end marker."""
 
 
-def start_event(provider: str, model: Any = None, response_id: Any = None) -> NormalizedEvent:
-    event: NormalizedEvent = {"type": "start", "provider": provider}
+def start_event(provider: str, model: Any = None, response_id: Any = None) -> StartEvent:
+    event: StartEvent = {"type": "start", "provider": provider}
     if model:
         event["model"] = model
     if response_id:
@@ -89,14 +93,14 @@ def start_event(provider: str, model: Any = None, response_id: Any = None) -> No
     return event
 
 
-def error_event(message: str, code: Any = None) -> NormalizedEvent:
-    event: NormalizedEvent = {"type": "error", "message": message}
+def error_event(message: str, code: Any = None) -> ErrorEvent:
+    event: ErrorEvent = {"type": "error", "message": message}
     if code is not None and code != "":
         event["code"] = code
     return event
 
 
-def done_event(finish_reason: Any) -> NormalizedEvent:
+def done_event(finish_reason: Any) -> DoneEvent:
     return {"type": "done", "finish_reason": finish_reason}
 
 

@@ -63,7 +63,7 @@ class CallAssembly:
         self.calls[key] = call
         if arguments:
             call.parts.append(arguments)
-        delta: NormalizedEvent = {
+        delta: dict[str, Any] = {
             "type": "tool_call_delta",
             "index": call.index,
             "id": call.id,
@@ -77,7 +77,7 @@ class CallAssembly:
 
     def add_arguments(self, out: list[NormalizedEvent], call: ToolCall, fragment: str) -> None:
         call.parts.append(fragment)
-        delta: NormalizedEvent = {
+        delta: dict[str, Any] = {
             "type": "tool_call_delta",
             "index": call.index,
             "arguments": fragment,
@@ -127,7 +127,7 @@ class CallAssembly:
         `blame=False` when the response itself was truncated or failed: the
         call's error is then counted with that, not as a bad call.
         """
-        event: NormalizedEvent = {
+        event: dict[str, Any] = {
             "type": "tool_call",
             "index": call.index,
             "id": call.id,
@@ -159,12 +159,12 @@ class CallAssembly:
             self.emit_call(out, call, raw, cut_off=cut, blame=blame)
 
 
-def _mark_incomplete(event: NormalizedEvent) -> bool:
+def _mark_incomplete(event: dict[str, Any]) -> bool:
     event["error"] = INCOMPLETE
     return True
 
 
-def _cut_off_arguments(event: NormalizedEvent, raw: str) -> bool:
+def _cut_off_arguments(event: dict[str, Any], raw: str) -> bool:
     """Never repaired: only a document that parses as it stands (closed, so not a cut prefix)."""
     try:
         whole = _strict_loads(raw)
@@ -177,7 +177,7 @@ def _cut_off_arguments(event: NormalizedEvent, raw: str) -> bool:
     return _mark_incomplete(event)  # cut by max tokens in a response that ended
 
 
-def _repaired_arguments(event: NormalizedEvent, raw: str) -> bool:
+def _repaired_arguments(event: dict[str, Any], raw: str) -> bool:
     """Complete arguments, repaired if they need it; the raw string and the error if not."""
     # Imported here: a stream of text only never loads the repairer (start-up).
     from ssechat.repair import RepairError, parse_tool_arguments

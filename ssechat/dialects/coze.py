@@ -11,7 +11,7 @@ The table of its fields: docs/dialects.md, "coze".
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 
 import orjson
 
@@ -50,7 +50,7 @@ class Coze(Dialect):
         self.chat_id = response_id
         self.conversation_id = conversation_id
         if conversation_id:
-            out[-1]["conversation_id"] = conversation_id
+            cast("dict[str, Any]", out[-1])["conversation_id"] = conversation_id  # the start
         self.status = None
 
     def handle(self, payload: Any, event: Event, out: list[NormalizedEvent]) -> None:
