@@ -21,7 +21,7 @@ from ssechat.errors import UsageError
 
 if TYPE_CHECKING:
     from ssechat.bodies import Prompt
-    from ssechat.providers import Request
+    from ssechat.providers import Provider, Request
 
 
 def build(
@@ -46,7 +46,7 @@ def build(
     return request, secrets
 
 
-def _key(provider: Any, base_url: str, opts: dict[str, Any], env: Environment) -> str | None:
+def _key(provider: Provider, base_url: str, opts: dict[str, Any], env: Environment) -> str | None:
     """The API key, or None: --no-auth, or a server on this machine with no key set."""
     from ssechat import keys, providers
 

@@ -209,7 +209,7 @@ class Dialect(CallAssembly):
     def continuation(self) -> Continuation | None:
         """Where the provider lets the open response go on after a failure, if anywhere.
 
-        `send` turns it into a request (`providers.continuation_request`);
+        `send` turns it into a request (`resume.Resumption.request_for`);
         the dialect only says what its stream allows (no HTTP here).
         """
         return None
