@@ -123,7 +123,7 @@ class Loop:
         asked = failure.server_delay
         if asked is not None and asked > self.policy.max_retry_wait:
             raise HTTPFailure(
-                getattr(failure, "status", 0),
+                failure.status if isinstance(failure, HTTPFailure) else 0,
                 f"the server asks to wait {asked:g} s before retrying, more than "
                 f"--max-retry-wait {self.policy.max_retry_wait:g}",
                 retryable=False,
