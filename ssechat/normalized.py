@@ -31,7 +31,6 @@ class StartEvent(TypedDict, total=False):
     provider: str
     model: str
     id: str
-    conversation_id: str  # Coze
 
 
 class TextEvent(TypedDict, total=False):
@@ -48,7 +47,6 @@ class ToolCallDeltaEvent(TypedDict, total=False):
     id: str | None
     name: str | None
     arguments: str
-    choice: int  # only for choice > 0
 
 
 class ToolCallEvent(TypedDict, total=False):
@@ -59,7 +57,6 @@ class ToolCallEvent(TypedDict, total=False):
     arguments: Any
     repaired: bool
     error: str
-    choice: int  # only for choice > 0
 
 
 class UsageEvent(TypedDict, total=False):
