@@ -365,6 +365,7 @@ def run(loop: Loop, session: Session) -> None:
     try:
         loop.run(session.request, session)
     except Failure as failure:
+        # The one place a failure's message is redacted (a key echoed in an error body).
         failure.args = (session.redact(str(failure)),)
         session.give_up(failure)
         raise

@@ -241,7 +241,7 @@ def send_cmd(prompt: tuple[str, ...], **opts: Any) -> int:
         flush_each=flush_each,
         allow_truncated=opts["allow_truncated"],
     )
-    loop = _loop(opts, log if env.debug else None, redact)
+    loop = _loop(opts, log if env.debug else None)
     send.run(loop, send.Session(request, options, env.stdout, notice, secrets))
     return ExitStatus.OK
 
@@ -272,9 +272,7 @@ def _mode(opts: dict[str, Any]) -> tuple[Mode, Resume]:
     return mode, resume
 
 
-def _loop(
-    opts: dict[str, Any], log: Callable[[str], None] | None, redact: Callable[[str], str]
-) -> Loop:
+def _loop(opts: dict[str, Any], log: Callable[[str], None] | None) -> Loop:
     """The retry loop, with the policy and timeouts of the options."""
     from ssechat.transport.retry import Loop, RetryPolicy
     from ssechat.transport.stream import Timeouts
@@ -288,7 +286,7 @@ def _loop(
         opts["idle_timeout"],
         opts["timeout"],
     )
-    return Loop(policy, timeouts, log=log, redact=redact)
+    return Loop(policy, timeouts, log=log)
 
 
 def _with_env_defaults(command: click.Command) -> click.Command:

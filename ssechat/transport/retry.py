@@ -67,7 +67,6 @@ class Loop:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random = _RNG,
         log: Callable[[str], None] | None = None,
-        redact: Callable[[str], str] = str,
     ) -> None:
         self.policy = policy
         self.timeouts = timeouts
@@ -75,7 +74,6 @@ class Loop:
         self.clock = clock
         self.rng = rng
         self.log = log
-        self.redact = redact
 
     def run(self, request: Request, handler: Handler) -> None:
         """Attempts until one ends well; raises the last Failure when no retry follows."""
@@ -103,7 +101,6 @@ class Loop:
                     finally:
                         stream.close()
                 except Failure as failure:
-                    failure.args = (self.redact(str(failure)),)
                     delay = self._delay(failure, retry, deadline)
                     if delay is None:
                         raise
