@@ -115,7 +115,7 @@ class Anthropic(Dialect):
             ):
                 continue
             self.read(event, out, payload)
-            if not self.open:  # the end: what follows is detected anew
+            if self.between():  # the end: what follows is detected anew
                 self.template_hits += hits
                 return after(events, event)
         self.template_hits += hits
