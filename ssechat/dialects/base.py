@@ -21,7 +21,7 @@ the details are in docs/dialects.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from ssechat.dialects.calls import CallAssembly
 from ssechat.dialects.fields import error_fields
@@ -36,7 +36,7 @@ _QUOTE = 80  # characters of data that is not JSON, quoted in its error
 UNREAD: Any = object()  # `read`: the event's data is not parsed yet
 
 
-class Continuation(NamedTuple):
+class Continuation:
     """How an open response may be continued (`Dialect.continuation`).
 
     `kind` "stream": read the same response again from `after` (a Responses
@@ -44,9 +44,15 @@ class Continuation(NamedTuple):
     answer so far as the start of the reply (Anthropic, text only).
     """
 
-    kind: str
-    response_id: str = ""
-    after: int = 0
+    __slots__ = ("after", "kind", "response_id")
+
+    def __init__(self, kind: str, response_id: str = "", after: int = 0) -> None:
+        self.kind = kind
+        self.response_id = response_id
+        self.after = after
+
+    def __repr__(self) -> str:
+        return f"Continuation({self.kind!r}, {self.response_id!r}, {self.after!r})"
 
 
 class Dialect(CallAssembly):

@@ -22,7 +22,8 @@ from ssechat.dialects.fields import as_dict, emit_text, usage_event_fields
 from ssechat.normalized import NormalizedEvent
 from ssechat.sse import Event
 
-_TGI_FINGERPRINT: Final = re.compile(r"\d+\.\d+\.\d+\S*-(sha-[0-9a-f]+|native)")
+# Matched with re.fullmatch (compiled on first use, not at import: start-up).
+_TGI_FINGERPRINT: Final = r"\d+\.\d+\.\d+\S*-(sha-[0-9a-f]+|native)"
 
 
 def _ends_at_finish(chunk: dict[str, Any]) -> bool:
@@ -32,7 +33,7 @@ def _ends_at_finish(chunk: dict[str, Any]) -> bool:
     mislabel), or TGI's `system_fingerprint` ("2.1.0-sha-..." / "...-native").
     """
     fingerprint = chunk.get("system_fingerprint")
-    if isinstance(fingerprint, str) and _TGI_FINGERPRINT.fullmatch(fingerprint):
+    if isinstance(fingerprint, str) and re.fullmatch(_TGI_FINGERPRINT, fingerprint):
         return True
     choices = chunk.get("choices")
     first = choices[0] if isinstance(choices, list) and choices else None
