@@ -1,4 +1,4 @@
-"""repair-json's arguments read without click (ssechat/cli/repair_argv.py) equal click's reading.
+"""repair-json's arguments read without click (ssechat/cli/plain_argv.py) equal click's reading.
 
 The fast path may decline any argument list (click then reads it); whatever
 it accepts, it must read exactly as click does, and the command must then
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssechat.cli import main, repair_argv
+from ssechat.cli import main, plain_argv
 from ssechat.cli.environment import Environment
 from ssechat.cli.repair_io import RepairArgs
 from ssechat.cli.repair_json import repair_json_cmd
@@ -84,7 +84,7 @@ def click_reading(args: list[str]) -> dict[str, Any] | None:
 
 
 def fast_reading(args: list[str]) -> dict[str, Any] | None:
-    params = repair_argv.parse(args)
+    params = plain_argv.parse(plain_argv.REPAIR_JSON, args)
     if params is None:
         return None
     flags = {name: params.pop(name, False) for name in ("quiet", "debug")}
@@ -120,7 +120,7 @@ def test_the_plain_forms_take_the_fast_path(args: list[str]) -> None:
     "args", [["--help"], ["--indent", "-1"], ["--lines", "--lines"], [A_FILE, A_FILE], ["--"]]
 )
 def test_anything_else_is_left_to_click(args: list[str]) -> None:
-    assert repair_argv.parse(args) is None
+    assert plain_argv.parse(plain_argv.REPAIR_JSON, args) is None
 
 
 @pytest.mark.parametrize(
@@ -140,10 +140,10 @@ def test_anything_else_is_left_to_click(args: list[str]) -> None:
 def test_both_paths_write_the_same_bytes(
     args: list[str], stdin: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert repair_argv.parse(args) is not None
+    assert plain_argv.parse(plain_argv.REPAIR_JSON, args) is not None
     env, out, err = _env(stdin)
     fast = (main(["repair-json", *args], env), out.getvalue(), err.getvalue())
-    monkeypatch.setattr(repair_argv, "parse", lambda args: None)  # main() takes click's path
+    monkeypatch.setattr(plain_argv, "parse", lambda table, args: None)  # main() takes click's path
     env, out, err = _env(stdin)
     assert (main(["repair-json", *args], env), out.getvalue(), err.getvalue()) == fast
 
@@ -151,10 +151,10 @@ def test_both_paths_write_the_same_bytes(
 def test_shell_completion_is_left_to_click(monkeypatch: pytest.MonkeyPatch) -> None:
     from ssechat._docgen import COMPLETE_VAR
 
-    assert repair_argv.COMPLETE_VAR == COMPLETE_VAR
+    assert plain_argv.COMPLETE_VAR == COMPLETE_VAR
     monkeypatch.setenv(COMPLETE_VAR, "bash_complete")
     env, out, _ = _env(b"{}")
-    assert repair_argv.run_without_click([], env) is None and out.getvalue() == b""
+    assert plain_argv.run_without_click(["repair-json"], env) is None and out.getvalue() == b""
 
 
 def test_repair_json_with_plain_arguments_imports_no_click(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ the pipeline of the core modules and maps errors to exit statuses; no
 protocol logic lives here. `main()` owns what the user sees when things go
 wrong: one line on stderr, the exit status of `ssechat.errors.ExitStatus`,
 and a traceback only with `--debug` (or SSECHAT_DEBUG=1). It imports click
-only when it runs the group: `repair-json` with plain arguments runs
-without it (docs/repair.md, "Start-up").
+only when it runs the group: `parse-sse` and `repair-json` with plain
+arguments run without it (`plain_argv.py`).
 """
 
 from __future__ import annotations
@@ -114,14 +114,12 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 
 
 def _run(argv: list[str] | None, env: Environment) -> Any:
-    """The command's exit status: repair-json's plain forms without click, the rest by click."""
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["repair-json"]:
-        from ssechat.cli.repair_argv import run_without_click
+    """The command's exit status: plain forms of parse-sse and repair-json without click."""
+    from ssechat.cli.plain_argv import run_without_click
 
-        status = run_without_click(args[1:], env)
-        if status is not None:
-            return status
+    status = run_without_click(sys.argv[1:] if argv is None else argv, env)
+    if status is not None:
+        return status
     from ssechat.cli.group import cli
 
     return cli.main(argv, prog_name="ssechat", standalone_mode=False, obj=env)

@@ -23,7 +23,7 @@ ROOT_EXAMPLES = """\
 @click.group(
     cls=SsechatGroup,
     lazy_commands={
-        "parse-sse": "ssechat.cli.parse_sse:parse_sse_cmd",
+        "parse-sse": "ssechat.cli.parse_sse_click:parse_sse_cmd",
         "repair-json": "ssechat.cli.repair_json:repair_json_cmd",
         "replay": "ssechat.cli.replay:replay_cmd",
         "send": "ssechat.cli.send:send_cmd",

@@ -3,7 +3,7 @@
 `run(env, RepairArgs)` reads the document (or JSON lines), repairs it with
 ssechat.repair, writes the result and says on stderr what was repaired. It
 imports no click: both the click command (`repair_json.py`) and the fast
-path without click (`repair_argv.py`) call it.
+path without click (`plain_argv.py`) call it.
 """
 
 from __future__ import annotations

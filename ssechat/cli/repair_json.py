@@ -1,7 +1,7 @@
 """`ssechat repair-json`: the click command, its options and help.
 
 What the command does once its arguments are read is `repair_io.run`; what
-a repair does is ssechat.repair's business. `repair_argv.py` reads the
+a repair does is ssechat.repair's business. `plain_argv.py` reads the
 plain forms of these arguments without click (start-up; a test holds the
 two readings equal).
 """
