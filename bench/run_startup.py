@@ -13,7 +13,10 @@ under callgrind, which counts the instructions it executes: a figure that a
 busy machine does not change (to about 0.3%), for comparing two versions
 on a shared machine. It counts user-space work only (not system calls).
 
-Usage: python bench/run_startup.py [--runs 30] [--hyperfine] [--instructions]
+With --base SSECHAT (another install's console script, e.g. the code
+before a change) its ssechat commands run too, interleaved, as "base: ..." rows.
+
+Usage: python bench/run_startup.py [--runs 30] [--hyperfine] [--instructions] [--base SSECHAT]
 """
 
 from __future__ import annotations
@@ -34,8 +37,19 @@ import _bench
 import gen_captures
 
 
-def commands(tiny: Path) -> dict[str, tuple[list[str], Path | None]]:
-    ssechat = _bench.ssechat_command()
+def commands(tiny: Path, base: str | None) -> dict[str, tuple[list[str], Path | None]]:
+    """Each command; with `base` (another ssechat's console script) each ssechat one again."""
+    cases = _commands(tiny, _bench.ssechat_command())
+    if base is None:
+        return cases
+    others = _commands(tiny, [base])
+    return {
+        **cases,
+        **{f"base: {name}": case for name, case in others.items() if name.startswith("ssechat")},
+    }
+
+
+def _commands(tiny: Path, ssechat: list[str]) -> dict[str, tuple[list[str], Path | None]]:
     return {
         'python -c "import click"': ([_bench.PYTHON, "-c", "import click"], None),
         "ssechat --version": ([*ssechat, "--version"], None),
@@ -108,9 +122,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--hyperfine", action="store_true")
     parser.add_argument("--instructions", action="store_true")
+    parser.add_argument(
+        "--base", metavar="SSECHAT", help="also time this ssechat (e.g. another version's)"
+    )
     args = parser.parse_args()
     (tiny,) = gen_captures.ensure("tiny.sse")
-    cases = commands(tiny)
+    cases = commands(tiny, args.base)
     wall: dict[str, list[float]] = {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
     for command, stdin in cases.values():  # warm the page cache and .pyc files
