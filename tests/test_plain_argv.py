@@ -9,21 +9,20 @@ write the same bytes and exit with the same status on both paths.
 from __future__ import annotations
 
 import inspect
-import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssechat.cli import main, parse_sse, plain_argv
-from ssechat.cli.environment import Environment
 from ssechat.cli.parse_sse_click import parse_sse_cmd
+from tests import argv_forms
+from tests.argv_forms import memory_env
 from tests.conftest import CONFORMANCE, ROOT, case_input, load_corpus
 
 A_FILE = str(ROOT / "examples" / "openai-tool-call.sse")
@@ -45,36 +44,8 @@ DEFAULTS = {
 }
 
 
-@st.composite
-def argument_lists(draw: st.DrawFn) -> list[str]:
-    """Mostly what a user types (each option once, in any order), now and then not."""
-    names = draw(st.lists(st.sampled_from([*FLAGS, *VALUES]), unique=True, max_size=6))
-    args: list[str] = []
-    for name in names:
-        if name in FLAGS:
-            args.append(name)
-            continue
-        value = draw(st.sampled_from(VALUES[name]))
-        args += draw(st.sampled_from([[name, value], [f"{name}={value}"]]))
-    for _ in range(draw(st.integers(0, 3))):
-        args.insert(draw(st.integers(0, len(args))), draw(st.sampled_from(FILES)))
-    if draw(st.integers(0, 4)) == 0:
-        args.insert(draw(st.integers(0, len(args))), draw(st.sampled_from(JUNK)))
-    return args
-
-
-def _env(stdin: bytes = b"") -> tuple[Environment, io.BytesIO, io.BytesIO]:
-    out, err = io.BytesIO(), io.BytesIO()
-    env = Environment(
-        stdin=io.BytesIO(stdin),
-        stdout=out,
-        stderr=err,
-        stdin_text=io.StringIO(),
-        stdout_text=io.TextIOWrapper(out, encoding="utf-8", write_through=True),
-        stderr_text=io.TextIOWrapper(err, encoding="utf-8", write_through=True),
-        environ={},
-    )
-    return env, out, err
+def argument_lists() -> st.SearchStrategy[list[str]]:
+    return argv_forms.argument_lists(FLAGS, VALUES, FILES, JUNK, most_files=3)
 
 
 def click_reading(args: list[str]) -> dict[str, Any] | None:
@@ -82,24 +53,20 @@ def click_reading(args: list[str]) -> dict[str, Any] | None:
 
     None when click refuses them, or when the command would refuse their mix.
     """
-    env, _, _ = _env()
-    try:
-        ctx = parse_sse_cmd.make_context("parse-sse", list(args), obj=env)
-    except (click.exceptions.Exit, click.ClickException):
+    reading = argv_forms.click_reading(parse_sse_cmd, args)
+    if reading is None:
         return None
-    p = ctx.params
+    p = reading["params"]
     modes = (p["text_only"], p["reasoning"], p["summary"], p["raw_events"])
     if parse_sse.mode_conflict(*modes, bool(p["dialect"] or p["dialect_files"])):
         return None
-    return {"params": p, "quiet": env.quiet, "debug": env.debug}
+    return reading
 
 
 def fast_reading(args: list[str]) -> dict[str, Any] | None:
-    params = plain_argv.parse(plain_argv.PARSE_SSE, args)
-    if params is None:
-        return None
-    flags = {name: params.pop(name, False) for name in ("quiet", "debug")}
-    return {"params": {**DEFAULTS, **params}, **flags}
+    """plain_argv's reading, with run()'s defaults for what it leaves unset (as click's)."""
+    reading = argv_forms.fast_reading(plain_argv.PARSE_SSE, args)
+    return reading and {**reading, "params": {**DEFAULTS, **reading["params"]}}
 
 
 @settings(max_examples=1500, deadline=None)
@@ -177,13 +144,13 @@ def test_the_cases_cover_notes_warnings_and_failures(tmp_path: Path) -> None:
 
 
 def _run_main(args: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
-    env, out, err = _env(stdin)
+    env, out, err = memory_env(stdin)
     return main(["parse-sse", *args], env), out.getvalue(), err.getvalue()
 
 
 def test_shell_completion_is_left_to_click(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(plain_argv.COMPLETE_VAR, "bash_complete")
-    env, out, _ = _env(b"data: x\n\n")
+    env, out, _ = memory_env(b"data: x\n\n")
     assert plain_argv.run_without_click(["parse-sse", "--events"], env) is None
     assert out.getvalue() == b""
 

@@ -7,22 +7,21 @@ write the same bytes and exit with the same status on both paths.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssechat.cli import main, plain_argv
-from ssechat.cli.environment import Environment
 from ssechat.cli.repair_io import RepairArgs
 from ssechat.cli.repair_json import repair_json_cmd
+from tests import argv_forms
+from tests.argv_forms import memory_env
 from tests.conftest import ROOT
 
 FOLDER = Path(__file__).resolve().parent / "conformance"
@@ -41,54 +40,19 @@ FILES = [A_FILE, "-", str(FOLDER), str(FOLDER / "missing.json"), "pyproject.toml
 JUNK = ["-h", "--help", "--", "--nope", "-qq", "--line", "--quiet", "--lines=1", A_FILE]
 
 
-@st.composite
-def argument_lists(draw: st.DrawFn) -> list[str]:
-    """Mostly what a user types (each option once, in any order), now and then not."""
-    names = draw(st.lists(st.sampled_from([*FLAGS, *VALUES]), unique=True, max_size=6))
-    args: list[str] = []
-    for name in names:
-        if name in FLAGS:
-            args.append(name)
-            continue
-        value = draw(st.sampled_from(VALUES[name]))
-        args += draw(st.sampled_from([[name, value], [f"{name}={value}"]]))
-    if draw(st.booleans()):
-        args.insert(draw(st.integers(0, len(args))), draw(st.sampled_from(FILES)))
-    if draw(st.integers(0, 4)) == 0:
-        args.insert(draw(st.integers(0, len(args))), draw(st.sampled_from(JUNK)))
-    return args
-
-
-def _env(stdin: bytes = b"") -> tuple[Environment, io.BytesIO, io.BytesIO]:
-    out, err = io.BytesIO(), io.BytesIO()
-    env = Environment(
-        stdin=io.BytesIO(stdin),
-        stdout=out,
-        stderr=err,
-        stdin_text=io.StringIO(),
-        stdout_text=io.TextIOWrapper(out, encoding="utf-8", write_through=True),
-        stderr_text=io.TextIOWrapper(err, encoding="utf-8", write_through=True),
-        environ={},
-    )
-    return env, out, err
+def argument_lists() -> st.SearchStrategy[list[str]]:
+    return argv_forms.argument_lists(FLAGS, VALUES, FILES, JUNK, most_files=1)
 
 
 def click_reading(args: list[str]) -> dict[str, Any] | None:
     """What click makes of `repair-json ARGS`: the parameters and the -q/--debug flags."""
-    env, _, _ = _env()
-    try:
-        ctx = repair_json_cmd.make_context("repair-json", list(args), obj=env)
-    except (click.exceptions.Exit, click.ClickException):
-        return None
-    return {"args": RepairArgs(**ctx.params), "quiet": env.quiet, "debug": env.debug}
+    reading = argv_forms.click_reading(repair_json_cmd, args)
+    return reading and {**reading, "params": RepairArgs(**reading["params"])}
 
 
 def fast_reading(args: list[str]) -> dict[str, Any] | None:
-    params = plain_argv.parse(plain_argv.REPAIR_JSON, args)
-    if params is None:
-        return None
-    flags = {name: params.pop(name, False) for name in ("quiet", "debug")}
-    return {"args": RepairArgs(**params), **flags}
+    reading = argv_forms.fast_reading(plain_argv.REPAIR_JSON, args)
+    return reading and {**reading, "params": RepairArgs(**reading["params"])}
 
 
 @settings(max_examples=1500, deadline=None)
@@ -141,10 +105,10 @@ def test_both_paths_write_the_same_bytes(
     args: list[str], stdin: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert plain_argv.parse(plain_argv.REPAIR_JSON, args) is not None
-    env, out, err = _env(stdin)
+    env, out, err = memory_env(stdin)
     fast = (main(["repair-json", *args], env), out.getvalue(), err.getvalue())
     monkeypatch.setattr(plain_argv, "parse", lambda table, args: None)  # main() takes click's path
-    env, out, err = _env(stdin)
+    env, out, err = memory_env(stdin)
     assert (main(["repair-json", *args], env), out.getvalue(), err.getvalue()) == fast
 
 
@@ -153,7 +117,7 @@ def test_shell_completion_is_left_to_click(monkeypatch: pytest.MonkeyPatch) -> N
 
     assert plain_argv.COMPLETE_VAR == COMPLETE_VAR
     monkeypatch.setenv(COMPLETE_VAR, "bash_complete")
-    env, out, _ = _env(b"{}")
+    env, out, _ = memory_env(b"{}")
     assert plain_argv.run_without_click(["repair-json"], env) is None and out.getvalue() == b""
 
 
