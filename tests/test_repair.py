@@ -336,3 +336,21 @@ def test_the_time_bound_is_skipped_off_the_main_thread() -> None:
     thread.join()
     assert results[0].value == {"a": 1} and results[0].repaired
     assert signal.getsignal(signal.SIGALRM) is before
+
+
+def test_a_repair_is_an_immutable_value() -> None:
+    from ssechat.repair.result import Repair
+
+    first = Repair({"a": [1]}, valid=False, truncated=True, changes=("x",))
+    same = Repair({"a": [1]}, False, True, ("x",))
+    assert first == same and first != Repair({"a": [1]}, valid=False)
+    assert first != ({"a": [1]}, False, True, ("x",))  # not a tuple
+    assert hash(Repair(1, valid=True)) == hash(Repair(1, valid=True))
+    assert first.repaired and not Repair(1, valid=True).repaired
+    assert repr(first) == "Repair(value={'a': [1]}, valid=False, truncated=True, changes=('x',))"
+    with pytest.raises(AttributeError):
+        first.value = 2  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del first.valid
+    with pytest.raises(AttributeError):
+        first.extra = 1  # type: ignore[attr-defined]

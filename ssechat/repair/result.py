@@ -6,7 +6,6 @@ The change names are the vocabulary of repair-json's stderr notes and of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ssechat.errors import InputError
@@ -32,16 +31,54 @@ class RepairTimeout(RepairError):
     """The json_repair fallback ran past its time bound."""
 
 
-@dataclass(frozen=True)
 class Repair:
-    """The outcome of a repair: the value and what it took to get it."""
+    """The outcome of a repair: the value and what it took to get it.
 
+    Immutable and compared by value, as a frozen dataclass would be; a plain
+    class because making a dataclass costs about a millisecond at start-up,
+    most of the gap to json_repair's own CLI (bench/run_repair_cli.py).
+    """
+
+    __slots__ = ("changes", "truncated", "valid", "value")
     value: Any
     valid: bool
     """The input was valid JSON as given (no repair at all)."""
-    truncated: bool = False
+    truncated: bool
     """The input looked cut off (open brackets or string) and was closed."""
-    changes: tuple[str, ...] = field(default=())
+    changes: tuple[str, ...]
+
+    def __init__(
+        self, value: Any, valid: bool, truncated: bool = False, changes: tuple[str, ...] = ()
+    ) -> None:
+        set_field = object.__setattr__  # our own __setattr__ refuses
+        set_field(self, "value", value)
+        set_field(self, "valid", valid)
+        set_field(self, "truncated", truncated)
+        set_field(self, "changes", changes)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def _fields(self) -> tuple[Any, bool, bool, tuple[str, ...]]:
+        return (self.value, self.valid, self.truncated, self.changes)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Repair)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"Repair(value={self.value!r}, valid={self.valid!r}, "
+            f"truncated={self.truncated!r}, changes={self.changes!r})"
+        )
 
     @property
     def repaired(self) -> bool:
