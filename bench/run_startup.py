@@ -1,8 +1,9 @@
-"""Benchmark: start-up of `ssechat --version`, `parse-sse` in every mode and `replay`.
+"""Benchmark: start-up of `ssechat --version`, `parse-sse` in every mode, `replay` and `send`.
 
 Each on a tiny input, against `python -c "import click"` (ssechat cannot
-start faster than click imports), same interpreter, in the same run.
-Target (issue 15): within 1.1x.
+start faster than click imports), same interpreter, in the same run; `send`
+(to a loopback `replay --serve` of tiny.sse) against `python -c "import
+click, requests"`. Target (issue 15): within 1.1x.
 The commands run interleaved (so a busy moment hurts each alike), --runs
 times each, straight from this process (no shell); the table shows the
 median and the best. The console script is called directly, not through a
@@ -35,23 +36,30 @@ from pathlib import Path
 
 import _bench
 import gen_captures
+import run_send
+
+# send's own yardstick: it cannot start before click and requests are imported.
+CLICK_REQUESTS = 'python -c "import click, requests"'
 
 
-def commands(tiny: Path, base: str | None) -> dict[str, tuple[list[str], Path | None]]:
+def commands(tiny: Path, base: str | None, url: str) -> dict[str, tuple[list[str], Path | None]]:
     """Each command; with `base` (another ssechat's console script) each ssechat one again."""
-    cases = _commands(tiny, _bench.ssechat_command())
+    cases = _commands(tiny, _bench.ssechat_command(), url)
     if base is None:
         return cases
-    others = _commands(tiny, [base])
+    others = _commands(tiny, [base], url)
     return {
         **cases,
         **{f"base: {name}": case for name, case in others.items() if name.startswith("ssechat")},
     }
 
 
-def _commands(tiny: Path, ssechat: list[str]) -> dict[str, tuple[list[str], Path | None]]:
+def _commands(tiny: Path, ssechat: list[str], url: str) -> dict[str, tuple[list[str], Path | None]]:
+    send = [*ssechat, "send", "--provider", "openai", "--base-url", f"{url}/v1", "hi"]
     return {
         'python -c "import click"': ([_bench.PYTHON, "-c", "import click"], None),
+        CLICK_REQUESTS: ([_bench.PYTHON, "-c", "import click, requests"], None),
+        "ssechat send (tiny.sse, loopback)": (send, None),
         "ssechat --version": ([*ssechat, "--version"], None),
         "ssechat parse-sse < tiny.sse": ([*ssechat, "parse-sse"], tiny),
         "ssechat parse-sse --events < tiny.sse": ([*ssechat, "parse-sse", "--events"], tiny),
@@ -127,7 +135,16 @@ def main() -> None:
     )
     args = parser.parse_args()
     (tiny,) = gen_captures.ensure("tiny.sse")
-    cases = commands(tiny, args.base)
+    server, url = run_send.start_server(tiny)  # send's loopback provider
+    try:
+        _measure(args, tiny, url)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _measure(args: argparse.Namespace, tiny: Path, url: str) -> None:
+    cases = commands(tiny, args.base, url)
     wall: dict[str, list[float]] = {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
     for command, stdin in cases.values():  # warm the page cache and .pyc files
@@ -137,10 +154,12 @@ def main() -> None:
             seconds, cpu_seconds = time_once(command, stdin)
             wall[name].append(seconds)
             cpu[name].append(cpu_seconds)
-    base = statistics.median(wall['python -c "import click"'])
-    base_cpu = statistics.median(cpu['python -c "import click"'])
     rows = []
     for name in cases:
+        # send is held to `import click, requests`; every other command to `import click`
+        yardstick = CLICK_REQUESTS if " send " in name else 'python -c "import click"'
+        base = statistics.median(wall[yardstick])
+        base_cpu = statistics.median(cpu[yardstick])
         median, median_cpu = statistics.median(wall[name]), statistics.median(cpu[name])
         rows.append(
             [
@@ -154,7 +173,8 @@ def main() -> None:
         )
     print(json.dumps(_bench.machine()))
     print()
-    headers = ["command", "median ms", "best ms", "÷ click", "median CPU ms", "÷ click (CPU)"]
+    # send's ratios are to `import click, requests`, the others' to `import click`
+    headers = ["command", "median ms", "best ms", "÷ yardstick", "median CPU ms", "÷ (CPU)"]
     print(_bench.table(headers, rows))
     payload: dict[str, object] = {"machine": _bench.machine(), "wall": wall, "cpu": cpu}
     if args.instructions and shutil.which("valgrind"):
