@@ -20,6 +20,7 @@ from ssechat.normalized import (
     TextEvent,
     ToolCallEvent,
     UsageEvent,
+    first_choice,
 )
 
 _CONTENT = frozenset({"delta", "reasoning", "tool_call_delta", "tool_call", "refusal"})
@@ -102,7 +103,7 @@ class Response:
             fold(self, event)  # the event has its type's shape (normalized's TypedDicts)
 
     def _delta(self, event: TextEvent) -> None:
-        if not event.get("index"):
+        if first_choice(event):
             text = str(event.get("text", ""))
             self.text.append(text)
             self.answer_chars += len(text)

@@ -104,6 +104,11 @@ def done_event(finish_reason: Any) -> DoneEvent:
     return {"type": "done", "finish_reason": finish_reason}
 
 
+def first_choice(event: NormalizedEvent) -> bool:
+    """Whether a `delta` or `reasoning` event is the answer's: `index` marks the other choices."""
+    return not event.get("index")
+
+
 class Sink(Protocol):
     """Where a pipeline sends what it produces: a writer, the summary, `send`'s relay.
 
@@ -225,7 +230,7 @@ class TextWriter(Sink):
         for event in events:
             kind = event["type"]
             if kind == "delta":
-                if "index" in event:
+                if not first_choice(event):
                     continue
                 text = event["text"]
                 if not text:
@@ -236,7 +241,7 @@ class TextWriter(Sink):
                 parts.append(text)
                 self._text_open = text[-1] != "\n"
             elif kind == "reasoning":
-                if self.reasoning is not None and event["text"] and "index" not in event:
+                if self.reasoning is not None and event["text"] and first_choice(event):
                     thoughts.append(event["text"])
                     self._reasoning_open = event["text"][-1] != "\n"
             elif kind == "done" or (kind == "error" and event.get("code") == TRUNCATED):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
+from ssechat.normalized import first_choice
 from ssechat.providers import (
     Request,
     anthropic_prefill,
@@ -201,7 +202,7 @@ class Resumption:
         partial = self.partial
         if partial is not None:
             for event in events:
-                if event.get("type") == "delta" and "index" not in event:
+                if event.get("type") == "delta" and first_choice(event):
                     partial.append(str(event.get("text", "")))
 
     def splice(self, events: list[NormalizedEvent]) -> list[NormalizedEvent]:
@@ -221,7 +222,7 @@ class Resumption:
                 spliced += events[position:]
                 break
             kind = event.get("type")
-            if kind == "delta" and "index" not in event:
+            if kind == "delta" and first_choice(event):
                 text = str(event.get("text", ""))
                 same = 0
                 while same < min(len(skip), len(text)) and skip[same] == text[same]:

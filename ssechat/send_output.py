@@ -25,6 +25,7 @@ from ssechat.normalized import (
     NormalizedEvent,
     Sink,
     TextWriter,
+    first_choice,
     is_terminal,
 )
 from ssechat.sse import Item
@@ -88,7 +89,7 @@ class Output:
         else:
             sink.write(events)
         if (events and self.mode is not Mode.TEXT) or any(
-            e.get("type") == "delta" and e.get("text") and "index" not in e for e in events
+            e.get("type") == "delta" and e.get("text") and first_choice(e) for e in events
         ):
             self.begun = True
 

@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -147,3 +148,18 @@ def test_text_writer_ends_a_truncated_response_too() -> None:
     writer.write([{"type": "delta", "text": "\ud800 lone"}])  # unencodable: replaced, no crash
     writer.close()
     assert out.getvalue() == b"cut\n? lone\n"
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"type": "delta", "text": "a"}, True),
+        ({"type": "delta", "text": "a", "index": 0}, True),
+        ({"type": "delta", "text": "a", "index": 1}, False),
+        ({"type": "reasoning", "text": "a", "index": 2}, False),
+    ],
+)
+def test_first_choice_is_the_answer(event: dict[str, object], expected: bool) -> None:
+    from ssechat.normalized import first_choice
+
+    assert first_choice(event) is expected
