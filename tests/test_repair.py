@@ -354,3 +354,8 @@ def test_a_repair_is_an_immutable_value() -> None:
         del first.valid
     with pytest.raises(AttributeError):
         first.extra = 1  # type: ignore[attr-defined]
+    match first:
+        case Repair(value, False, True, changes):
+            assert (value, changes) == ({"a": [1]}, ("x",))
+        case _:
+            pytest.fail("a Repair matches its fields by position")

@@ -40,6 +40,7 @@ class Repair:
     """
 
     __slots__ = ("changes", "truncated", "valid", "value")
+    __match_args__ = ("value", "valid", "truncated", "changes")
     value: Any
     valid: bool
     """The input was valid JSON as given (no repair at all)."""
