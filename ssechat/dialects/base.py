@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from ssechat.dialects.calls import CallAssembly
 from ssechat.dialects.fields import error_fields
 from ssechat.jsonload import loads
-from ssechat.normalized import TRUNCATED, NormalizedEvent, error_event, start_event
+from ssechat.normalized import TRUNCATED, NormalizedEvent, done_event, error_event, start_event
 from ssechat.sse import Event
 
 # What a dialect may raise on JSON of an unexpected shape: reported as an
@@ -248,7 +248,7 @@ class Dialect(CallAssembly):
         if self.usage is not None:
             out.append({"type": "usage", **self.usage})
         if complete:
-            out.append({"type": "done", "finish_reason": self.finish_reason})
+            out.append(done_event(self.finish_reason))
         else:
             self.truncated += 1
             out.append(
